@@ -1,0 +1,1 @@
+"""labelgate gateway: the asyncio gRPC server."""
