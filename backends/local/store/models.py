@@ -81,8 +81,7 @@ class DatasetEntry(Base):
         Index("ix_entries_dataset_id_id", "dataset_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     source_ref: Mapped[str] = mapped_column(Text)
     line: Mapped[str] = mapped_column(Text)  # the JSON Line as ListDatasetEntries returns it

@@ -47,8 +47,10 @@ def _check(shape, value: Any, path: str, problems: list[str]) -> None:
             return
         for name in shape.required_members:
             if value.get(name) is None:
-                problems.append(f"Value null at '{_join(path, name)}' failed to satisfy "
-                                "constraint: Member must not be null")
+                problems.append(
+                    f"Value null at '{_join(path, name)}' failed to satisfy "
+                    "constraint: Member must not be null"
+                )
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 _check(member, value[name], _join(path, name), problems)
@@ -58,27 +60,39 @@ def _check(shape, value: Any, path: str, problems: list[str]) -> None:
         size = len(value)
     if size is not None:
         if "min" in meta and size < meta["min"]:
-            problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have length greater than or equal to {meta['min']}")
+            problems.append(
+                f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must have length greater than or equal to {meta['min']}"
+            )
         if "max" in meta and size > meta["max"]:
-            problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have length less than or equal to {meta['max']}")
+            problems.append(
+                f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {meta['max']}"
+            )
     elif kind in ("integer", "long", "float", "double") and not isinstance(value, bool):
         if "min" in meta and value < meta["min"]:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have value greater than or equal to {meta['min']}")
+            problems.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value greater than or equal to {meta['min']}"
+            )
         if "max" in meta and value > meta["max"]:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                            f"Member must have value less than or equal to {meta['max']}")
+            problems.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {meta['max']}"
+            )
     if kind == "string":
         enum = shape.enum
         if enum and value not in enum:
-            problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
-                            f"Member must satisfy enum value set: [{', '.join(enum)}]")
+            problems.append(
+                f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(enum)}]"
+            )
         pattern = meta.get("pattern")
         if pattern and not _compiled(pattern).fullmatch(value):
-            problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
-                            f"Member must satisfy regular expression pattern: {pattern}")
+            problems.append(
+                f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {pattern}"
+            )
     elif kind == "list":
         for i, item in enumerate(value):
             _check(shape.member, item, f"{path}.{i + 1}.member", problems)

@@ -39,47 +39,91 @@ def _define(name: str, grpc_code: grpc.StatusCode, doc: str) -> type[LabelgateEr
 
 
 _S = grpc.StatusCode
-AccessDeniedException = _define("AccessDeniedException", _S.PERMISSION_DENIED,
-                                "The caller is not allowed to perform the action.")
-InternalServerError = _define("InternalServerError", _S.INTERNAL,
-                              "An unexpected failure in the service; carries a request id.")
-InvalidParameterException = _define("InvalidParameterException", _S.INVALID_ARGUMENT,
-                                    "An input parameter violated a constraint.")
-ValidationException = _define("ValidationException", _S.INVALID_ARGUMENT,
-                              "The request failed the API model's max/pattern/enum constraints.")
-InvalidPaginationTokenException = _define("InvalidPaginationTokenException", _S.INVALID_ARGUMENT,
-                                          "The pagination token is invalid or expired.")
-InvalidImageFormatException = _define("InvalidImageFormatException", _S.INVALID_ARGUMENT,
-                                      "The image is not a supported format (PNG or JPEG).")
-InvalidS3ObjectException = _define("InvalidS3ObjectException", _S.INVALID_ARGUMENT,
-                                   "The S3 object cannot be read.")
-ImageTooLargeException = _define("ImageTooLargeException", _S.INVALID_ARGUMENT,
-                                 "The image is larger than allowed.")
-InvalidPolicyRevisionIdException = _define("InvalidPolicyRevisionIdException",
-                                           _S.FAILED_PRECONDITION,
-                                           "The policy revision id does not match the latest.")
-MalformedPolicyDocumentException = _define("MalformedPolicyDocumentException",
-                                           _S.INVALID_ARGUMENT,
-                                           "The policy document is not a valid policy.")
-ResourceNotFoundException = _define("ResourceNotFoundException", _S.NOT_FOUND,
-                                    "The named resource does not exist.")
-ResourceAlreadyExistsException = _define("ResourceAlreadyExistsException", _S.ALREADY_EXISTS,
-                                         "A resource with that identity already exists.")
-ResourceInUseException = _define("ResourceInUseException", _S.FAILED_PRECONDITION,
-                                 "The resource is in use or in a state that forbids the action.")
-ResourceNotReadyException = _define("ResourceNotReadyException", _S.FAILED_PRECONDITION,
-                                    "The resource is not ready yet (still being created).")
-LimitExceededException = _define("LimitExceededException", _S.RESOURCE_EXHAUSTED,
-                                 "A service limit was exceeded.")
-ServiceQuotaExceededException = _define("ServiceQuotaExceededException", _S.RESOURCE_EXHAUSTED,
-                                        "A quota (tags, policies, copies) was exceeded.")
-ProvisionedThroughputExceededException = _define("ProvisionedThroughputExceededException",
-                                                 _S.RESOURCE_EXHAUSTED,
-                                                 "More requests than the running units serve.")
-ThrottlingException = _define("ThrottlingException", _S.UNAVAILABLE,
-                              "The service is temporarily unable to handle the request.")
-NotImplementedOperation = _define("NotImplementedOperation", _S.UNIMPLEMENTED,
-                                  "The backend does not implement this operation (yet).")
+AccessDeniedException = _define(
+    "AccessDeniedException",
+    _S.PERMISSION_DENIED,
+    "The caller is not allowed to perform the action.",
+)
+InternalServerError = _define(
+    "InternalServerError",
+    _S.INTERNAL,
+    "An unexpected failure in the service; carries a request id.",
+)
+InvalidParameterException = _define(
+    "InvalidParameterException", _S.INVALID_ARGUMENT, "An input parameter violated a constraint."
+)
+ValidationException = _define(
+    "ValidationException",
+    _S.INVALID_ARGUMENT,
+    "The request failed the API model's max/pattern/enum constraints.",
+)
+InvalidPaginationTokenException = _define(
+    "InvalidPaginationTokenException",
+    _S.INVALID_ARGUMENT,
+    "The pagination token is invalid or expired.",
+)
+InvalidImageFormatException = _define(
+    "InvalidImageFormatException",
+    _S.INVALID_ARGUMENT,
+    "The image is not a supported format (PNG or JPEG).",
+)
+InvalidS3ObjectException = _define(
+    "InvalidS3ObjectException", _S.INVALID_ARGUMENT, "The S3 object cannot be read."
+)
+ImageTooLargeException = _define(
+    "ImageTooLargeException", _S.INVALID_ARGUMENT, "The image is larger than allowed."
+)
+InvalidPolicyRevisionIdException = _define(
+    "InvalidPolicyRevisionIdException",
+    _S.FAILED_PRECONDITION,
+    "The policy revision id does not match the latest.",
+)
+MalformedPolicyDocumentException = _define(
+    "MalformedPolicyDocumentException",
+    _S.INVALID_ARGUMENT,
+    "The policy document is not a valid policy.",
+)
+ResourceNotFoundException = _define(
+    "ResourceNotFoundException", _S.NOT_FOUND, "The named resource does not exist."
+)
+ResourceAlreadyExistsException = _define(
+    "ResourceAlreadyExistsException",
+    _S.ALREADY_EXISTS,
+    "A resource with that identity already exists.",
+)
+ResourceInUseException = _define(
+    "ResourceInUseException",
+    _S.FAILED_PRECONDITION,
+    "The resource is in use or in a state that forbids the action.",
+)
+ResourceNotReadyException = _define(
+    "ResourceNotReadyException",
+    _S.FAILED_PRECONDITION,
+    "The resource is not ready yet (still being created).",
+)
+LimitExceededException = _define(
+    "LimitExceededException", _S.RESOURCE_EXHAUSTED, "A service limit was exceeded."
+)
+ServiceQuotaExceededException = _define(
+    "ServiceQuotaExceededException",
+    _S.RESOURCE_EXHAUSTED,
+    "A quota (tags, policies, copies) was exceeded.",
+)
+ProvisionedThroughputExceededException = _define(
+    "ProvisionedThroughputExceededException",
+    _S.RESOURCE_EXHAUSTED,
+    "More requests than the running units serve.",
+)
+ThrottlingException = _define(
+    "ThrottlingException",
+    _S.UNAVAILABLE,
+    "The service is temporarily unable to handle the request.",
+)
+NotImplementedOperation = _define(
+    "NotImplementedOperation",
+    _S.UNIMPLEMENTED,
+    "The backend does not implement this operation (yet).",
+)
 
 #: Every error class by AWS name; the client uses it to rebuild exceptions.
 ERRORS_BY_CODE: dict[str, type[LabelgateError]] = {

@@ -87,8 +87,9 @@ def _scalar_to_aws(field: _d.FieldDescriptor, value: Any, times: TimeStyle, blob
     return value
 
 
-def to_aws(message: Message, *, times: TimeStyle = "datetime", blobs: BlobStyle = "bytes"
-           ) -> dict[str, Any]:
+def to_aws(
+    message: Message, *, times: TimeStyle = "datetime", blobs: BlobStyle = "bytes"
+) -> dict[str, Any]:
     """An AWS-shaped dict of the fields that are set."""
     out: dict[str, Any] = {}
     for field, value in message.ListFields():
@@ -107,14 +108,15 @@ def _timestamp(value: Any) -> Timestamp:
     if isinstance(value, dt.datetime):
         ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
     elif isinstance(value, int | float):
-        ts.FromNanoseconds(int(round(value * 1e9)))
+        ts.FromNanoseconds(round(value * 1e9))
     else:
         ts.FromDatetime(dt.datetime.fromisoformat(str(value)))
     return ts
 
 
-def _scalar_from_aws(field: _d.FieldDescriptor, value: Any, target: Message | None,
-                     blobs: BlobStyle):
+def _scalar_from_aws(
+    field: _d.FieldDescriptor, value: Any, target: Message | None, blobs: BlobStyle
+):
     t = field.type
     if t == _d.FieldDescriptor.TYPE_ENUM:
         return enum_from_aws(field.enum_type, value)
@@ -141,8 +143,9 @@ def _scalar_from_aws(field: _d.FieldDescriptor, value: Any, target: Message | No
     raise TypeError(field.full_name)
 
 
-def from_aws(data: dict[str, Any], message_type: type[Message] | Message, *,
-             blobs: BlobStyle = "bytes") -> Message:
+def from_aws(
+    data: dict[str, Any], message_type: type[Message] | Message, *, blobs: BlobStyle = "bytes"
+) -> Message:
     """Build (or fill) a message from an AWS-shaped dict; unknown members are rejected."""
     msg = message_type() if isinstance(message_type, type) else message_type
     desc = msg.DESCRIPTOR
