@@ -1,1 +1,239 @@
-"""(placeholder)"""
+"""The local backend: Custom Labels on this machine, state in SQLite or PostgreSQL.
+
+`LocalBackend` wires the store, the blob store and one service per resource family, and
+hands each RPC to the service that owns it; the services hold the behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labelgate.backends.base import BackendBase, RequestContext
+from labelgate.backends.local.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from labelgate.backends.local.blobs import make_blob_store
+from labelgate.backends.local.datasets import DatasetService
+from labelgate.backends.local.pagination import PageTokens
+from labelgate.backends.local.policies import DEFAULT_MAX_POLICIES, PolicyService
+from labelgate.backends.local.projects import ProjectService
+from labelgate.backends.local.store.db import Database, default_url
+from labelgate.backends.local.store.models import Setting
+from labelgate.backends.local.tags import TagService
+from labelgate.backends.local.versions import VersionService
+from labelgate.v1 import custom_labels_pb2 as pb
+
+#: Every key of the `[backends.local]` table; anything else is a typo and fails loudly.
+CONFIG_KEYS = frozenset(
+    {
+        "database_url",
+        "region",
+        "account_id",
+        "max_project_policies",
+        "blob_store",
+        "s3_endpoint_url",
+        "s3_region",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+    }
+)
+PAGE_TOKEN_SECRET = "page_token_secret"
+
+
+def _page_token_secret(db: Database) -> bytes:
+    """The installation's token-signing secret, created on first start.
+
+    Stored, not per process, so NextTokens stay valid across restarts and across gateways
+    sharing one PostgreSQL database.
+    """
+
+    def load_or_create(session: Session) -> str:
+        row = session.get(Setting, PAGE_TOKEN_SECRET)
+        if row is None:
+            row = Setting(key=PAGE_TOKEN_SECRET, value=secrets.token_hex(32))
+            session.add(row)
+        return row.value
+
+    try:
+        value = db.run_sync(load_or_create)
+    except IntegrityError:  # another gateway created it at the same moment: use theirs
+        value = db.run_sync(load_or_create)
+    return bytes.fromhex(value)
+
+
+class LocalBackend(BackendBase):
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        database_url: str,
+        arns: ArnFactory,
+        max_project_policies: int,
+        config: Mapping[str, Any],
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.database_url = database_url
+        self.arns = arns
+        self.max_project_policies = max_project_policies
+        self._config = dict(config)  # the blob store factory reads its keys from here
+        self.db: Database | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, data_dir: Path) -> LocalBackend:
+        unknown = sorted(set(config) - CONFIG_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown local backend setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(CONFIG_KEYS))})"
+            )
+        region = str(config.get("region", DEFAULT_REGION))
+        account = str(config.get("account_id", DEFAULT_ACCOUNT))
+        # Both end up in every ARN, which must match the API model's patterns.
+        if not re.fullmatch(r"[a-z\d-]+", region):
+            raise ValueError(f"region must match [a-z0-9-]+, got {region!r}")
+        if not re.fullmatch(r"\d{12}", account):
+            raise ValueError(f"account_id must be 12 digits, got {account!r}")
+        max_policies = config.get("max_project_policies", DEFAULT_MAX_POLICIES)
+        # Environment overrides arrive as text.
+        if not str(max_policies).isdigit() or int(max_policies) < 1:
+            raise ValueError(f"max_project_policies must be an integer >= 1, got {max_policies!r}")
+        max_policies = int(max_policies)
+        return cls(
+            data_dir=Path(data_dir),
+            database_url=str(config.get("database_url") or default_url(data_dir)),
+            arns=ArnFactory(region, account),
+            max_project_policies=max_policies,
+            config=config,
+        )
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        blobs = make_blob_store(self._config, self.data_dir)  # config errors before any I/O
+        # Opening runs the migrations: blocking work, kept off the event loop.
+        db = await asyncio.to_thread(Database.open, self.database_url)
+        pages = PageTokens(await asyncio.to_thread(_page_token_secret, db))
+        self.tags = TagService(db)
+        self.projects = ProjectService(db, self.arns, pages, self.tags)
+        self.versions = VersionService(db, pages, self.tags)
+        self.policies = PolicyService(db, pages, max_policies=self.max_project_policies)
+        self.datasets = DatasetService(db, blobs, self.arns, pages, self.tags)
+        self.db = db
+        await self.datasets.resume()
+
+    async def stop(self) -> None:
+        if self.db is None:
+            return
+        try:
+            await self.datasets.close()
+        finally:
+            self.db.close()
+            self.db = None
+
+    def owns_arn(self, arn: str) -> bool:
+        return self.arns.owns(arn)
+
+    # Projects
+    async def create_project(
+        self, request: pb.CreateProjectRequest, context: RequestContext
+    ) -> pb.CreateProjectResponse:
+        return await self.projects.create_project(request, context)
+
+    async def describe_projects(
+        self, request: pb.DescribeProjectsRequest, context: RequestContext
+    ) -> pb.DescribeProjectsResponse:
+        return await self.projects.describe_projects(request, context)
+
+    async def delete_project(
+        self, request: pb.DeleteProjectRequest, context: RequestContext
+    ) -> pb.DeleteProjectResponse:
+        return await self.projects.delete_project(request, context)
+
+    # Models (project versions): create/start/stop/copy/detect stay UNIMPLEMENTED for now.
+    async def describe_project_versions(
+        self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
+    ) -> pb.DescribeProjectVersionsResponse:
+        return await self.versions.describe_project_versions(request, context)
+
+    async def delete_project_version(
+        self, request: pb.DeleteProjectVersionRequest, context: RequestContext
+    ) -> pb.DeleteProjectVersionResponse:
+        return await self.versions.delete_project_version(request, context)
+
+    # Datasets
+    async def create_dataset(
+        self, request: pb.CreateDatasetRequest, context: RequestContext
+    ) -> pb.CreateDatasetResponse:
+        return await self.datasets.create_dataset(request, context)
+
+    async def describe_dataset(
+        self, request: pb.DescribeDatasetRequest, context: RequestContext
+    ) -> pb.DescribeDatasetResponse:
+        return await self.datasets.describe_dataset(request, context)
+
+    async def delete_dataset(
+        self, request: pb.DeleteDatasetRequest, context: RequestContext
+    ) -> pb.DeleteDatasetResponse:
+        return await self.datasets.delete_dataset(request, context)
+
+    async def list_dataset_entries(
+        self, request: pb.ListDatasetEntriesRequest, context: RequestContext
+    ) -> pb.ListDatasetEntriesResponse:
+        return await self.datasets.list_dataset_entries(request, context)
+
+    async def list_dataset_labels(
+        self, request: pb.ListDatasetLabelsRequest, context: RequestContext
+    ) -> pb.ListDatasetLabelsResponse:
+        return await self.datasets.list_dataset_labels(request, context)
+
+    async def update_dataset_entries(
+        self, request: pb.UpdateDatasetEntriesRequest, context: RequestContext
+    ) -> pb.UpdateDatasetEntriesResponse:
+        return await self.datasets.update_dataset_entries(request, context)
+
+    async def distribute_dataset_entries(
+        self, request: pb.DistributeDatasetEntriesRequest, context: RequestContext
+    ) -> pb.DistributeDatasetEntriesResponse:
+        return await self.datasets.distribute_dataset_entries(request, context)
+
+    # Project policies
+    async def put_project_policy(
+        self, request: pb.PutProjectPolicyRequest, context: RequestContext
+    ) -> pb.PutProjectPolicyResponse:
+        return await self.policies.put_project_policy(request, context)
+
+    async def list_project_policies(
+        self, request: pb.ListProjectPoliciesRequest, context: RequestContext
+    ) -> pb.ListProjectPoliciesResponse:
+        return await self.policies.list_project_policies(request, context)
+
+    async def delete_project_policy(
+        self, request: pb.DeleteProjectPolicyRequest, context: RequestContext
+    ) -> pb.DeleteProjectPolicyResponse:
+        return await self.policies.delete_project_policy(request, context)
+
+    # Tags
+    async def tag_resource(
+        self, request: pb.TagResourceRequest, context: RequestContext
+    ) -> pb.TagResourceResponse:
+        return await self.tags.tag_resource(request, context)
+
+    async def untag_resource(
+        self, request: pb.UntagResourceRequest, context: RequestContext
+    ) -> pb.UntagResourceResponse:
+        return await self.tags.untag_resource(request, context)
+
+    async def list_tags_for_resource(
+        self, request: pb.ListTagsForResourceRequest, context: RequestContext
+    ) -> pb.ListTagsForResourceResponse:
+        return await self.tags.list_tags_for_resource(request, context)
+
+
+__all__ = ["CONFIG_KEYS", "LocalBackend"]

@@ -1,6 +1,7 @@
 """Server-side enforcement of the API model's max/pattern/enum constraints (spec 04)."""
 
 import pytest
+
 from labelgate.constraints import validate_request
 from labelgate.errors import ValidationException
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+
 from labelgate import shapes
 from labelgate.errors import ValidationException
 from labelgate.v1 import custom_labels_pb2 as pb
@@ -85,3 +86,13 @@ def test_operation_helpers():
         pb.CreateDatasetRequest,
         pb.CreateDatasetResponse,
     )
+
+
+def test_responses_can_carry_empty_lists_and_maps_as_aws_does():
+    response = pb.DescribeProjectsResponse()
+    response.project_descriptions.add(project_arn="p")
+    assert shapes.to_aws(response) == {"ProjectDescriptions": [{"ProjectArn": "p"}]}
+    assert shapes.to_aws(response, include_empty=True) == {
+        "ProjectDescriptions": [{"ProjectArn": "p", "Datasets": []}]
+    }
+    assert shapes.to_aws(pb.ListTagsForResourceResponse(), include_empty=True) == {"Tags": {}}

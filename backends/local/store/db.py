@@ -26,6 +26,10 @@ def default_url(data_dir: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # pysqlite opens a transaction only at the first write, so a read-then-write (a quota
+    # check, a uniqueness check) would race with another thread. Take over transaction
+    # control and start every transaction with BEGIN IMMEDIATE (see `_begin_immediate`).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -34,12 +38,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from google.protobuf import descriptor as _d
@@ -70,37 +71,62 @@ def _is_repeated(field: _d.FieldDescriptor) -> bool:
     return field.is_repeated
 
 
-def _scalar_to_aws(field: _d.FieldDescriptor, value: Any, times: TimeStyle, blobs: BlobStyle):
+def _scalar_to_aws(field: _d.FieldDescriptor, value: Any, style: _Style):
     if field.type == _d.FieldDescriptor.TYPE_ENUM:
         return enum_to_aws(field.enum_type, value)
-    if field.type == _d.FieldDescriptor.TYPE_BYTES and blobs == "base64":
+    if field.type == _d.FieldDescriptor.TYPE_BYTES and style.blobs == "base64":
         return base64.b64encode(value).decode("ascii")
     if field.type == _d.FieldDescriptor.TYPE_MESSAGE:
         if field.message_type.full_name == "google.protobuf.Timestamp":
             when = value.ToDatetime(tzinfo=dt.UTC)
-            if times == "epoch":
+            if style.times == "epoch":
                 return when.timestamp()
-            if times == "iso":
+            if style.times == "iso":
                 return when.isoformat()
             return when
-        return to_aws(value, times=times, blobs=blobs)
+        return _message_to_aws(value, style)
     return value
 
 
-def to_aws(
-    message: Message, *, times: TimeStyle = "datetime", blobs: BlobStyle = "bytes"
-) -> dict[str, Any]:
-    """An AWS-shaped dict of the fields that are set."""
+@dataclass(frozen=True)
+class _Style:
+    times: TimeStyle
+    blobs: BlobStyle
+    include_empty: bool
+
+
+def _message_to_aws(message: Message, style: _Style) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, value in message.ListFields():
         name = aws_name(field)
         if _is_map(field):
             out[name] = dict(value)
         elif _is_repeated(field):
-            out[name] = [_scalar_to_aws(field, v, times, blobs) for v in value]
+            out[name] = [_scalar_to_aws(field, v, style) for v in value]
         else:
-            out[name] = _scalar_to_aws(field, value, times, blobs)
+            out[name] = _scalar_to_aws(field, value, style)
+    if style.include_empty:
+        # ListFields() omits empty lists and maps; AWS sends them (`"Datasets": []`) and
+        # client code indexes them without checks (spec 03 §9).
+        for field in message.DESCRIPTOR.fields:
+            if (_is_map(field) or _is_repeated(field)) and aws_name(field) not in out:
+                out[aws_name(field)] = {} if _is_map(field) else []
     return out
+
+
+def to_aws(
+    message: Message,
+    *,
+    times: TimeStyle = "datetime",
+    blobs: BlobStyle = "bytes",
+    include_empty: bool = False,
+) -> dict[str, Any]:
+    """An AWS-shaped dict of the fields that are set.
+
+    `include_empty=True` also emits empty lists and maps, as AWS does in responses; leave it
+    off for requests, where an empty list would break the API's `min` constraints.
+    """
+    return _message_to_aws(message, _Style(times, blobs, include_empty))
 
 
 def _timestamp(value: Any) -> Timestamp:

@@ -1,0 +1,358 @@
+"""Blob storage behind AWS `S3Object{Bucket, Name}` references.
+
+Two implementations of one small `BlobStore` protocol:
+
+* `LocalBlobStore(root)`: object `Name` of bucket `Bucket` is the file `<root>/<Bucket>/<Name>`
+  (root is `<data-dir>/s3`). Bucket names and keys are checked so nothing outside the root
+  can be reached (`..`, absolute keys, empty path segments are refused).
+* `S3BlobStore`: any S3-protocol endpoint through boto3 (AWS, MinIO, moto), path-style
+  addressing so bucket names need no DNS.
+
+The methods are synchronous (blocking I/O); async callers run them with `asyncio.to_thread`.
+Every "cannot read this object" condition, from a missing bucket to a refused key, raises
+`InvalidS3ObjectException` naming bucket and key, the error AWS returns for unreadable S3
+objects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from labelgate.errors import InvalidS3ObjectException
+
+# S3's bucket naming rules, a little relaxed (upper case and `_` are accepted, as the API
+# model's S3Bucket pattern `[0-9A-Za-z\.\-_]*` does); leading dots or `..` are never valid.
+_BUCKET_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{2,254}$")
+MAX_KEY_LENGTH = 1024
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """One listed object."""
+
+    key: str
+    size: int
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key/with/slashes` -> `("bucket", "key/with/slashes")`.
+
+    ValueError unless the URI has the `s3://` scheme, a bucket and a non-empty key.
+    """
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, sep, key = uri[len("s3://"):].partition("/")
+    if not bucket or not sep or not key:
+        raise ValueError(f"an s3:// URI needs a bucket and a key: {uri!r}")
+    return bucket, key
+
+
+def _missing(bucket: str, key: str, why: str = "does not exist") -> InvalidS3ObjectException:
+    return InvalidS3ObjectException(f"Unable to get object metadata from S3. "
+                                    f"The object s3://{bucket}/{key} {why}.")
+
+
+class BlobStore(Protocol):
+    """Objects addressed by (bucket, key), the way AWS's S3Object addresses them."""
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        """A binary stream over the object for reading in chunks; the caller closes it."""
+        ...
+
+    def read(self, bucket: str, key: str) -> bytes:
+        """The whole object (for small objects only)."""
+        ...
+
+    def put(self, bucket: str, key: str, data: bytes | BinaryIO) -> None:
+        """Store `data` (bytes or a readable binary stream) as the object, replacing it."""
+        ...
+
+    def size(self, bucket: str, key: str) -> int:
+        """The object's size in bytes (a HEAD request); InvalidS3ObjectException if absent."""
+        ...
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]:
+        """Objects whose key starts with `prefix`, in key order."""
+        ...
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object; deleting an absent object is not an error (as in S3)."""
+        ...
+
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create the bucket when it does not exist yet."""
+        ...
+
+
+class LocalBlobStore:
+    """Buckets are directories under `root`; objects are files. Writes are atomic (a
+    temporary file renamed into place), so a reader never sees half an object.
+
+    A local directory has no bucket lifecycle of its own, so `put` creates the bucket
+    directory on demand (S3BlobStore, like S3, needs the bucket to exist).
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- addressing -------------------------------------------------------------------
+    def _bucket_dir(self, bucket: str, key: str = "") -> Path:
+        if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket) or ".." in bucket:
+            raise InvalidS3ObjectException(f"Invalid S3 bucket name {bucket!r} (object {key!r}).")
+        return self.root / bucket
+
+    def _path(self, bucket: str, key: str) -> Path:
+        base = self._bucket_dir(bucket, key)
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidS3ObjectException(f"Invalid S3 object key {key!r} in bucket {bucket}.")
+        parts = key.split("/")
+        # Keys map to file paths, so every segment must be a plain file or folder name.
+        if any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
+            raise InvalidS3ObjectException(
+                f"The S3 object key {key!r} in bucket {bucket} is not supported by the local "
+                "blob store (empty, '.' or '..' path segments, backslashes and NUL are refused)."
+            )
+        path = base.joinpath(*parts)
+        # Belt and braces against symlinks pointing out of the root.
+        if not path.resolve().is_relative_to(self.root):
+            raise InvalidS3ObjectException(
+                f"The S3 object s3://{bucket}/{key} is outside the store."
+            )
+        return path
+
+    def _existing_file(self, bucket: str, key: str) -> Path:
+        path = self._path(bucket, key)
+        if not self._bucket_dir(bucket, key).is_dir():
+            raise _missing(bucket, key, f"cannot be read: bucket {bucket} does not exist")
+        if not path.is_file():
+            raise _missing(bucket, key)
+        return path
+
+    # -- protocol ---------------------------------------------------------------------
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        path = self._existing_file(bucket, key)
+        try:
+            return path.open("rb")
+        except OSError as exc:
+            raise _missing(bucket, key, f"cannot be read ({exc.strerror})") from None
+
+    def read(self, bucket: str, key: str) -> bytes:
+        with self.open(bucket, key) as stream:
+            return stream.read()
+
+    def put(self, bucket: str, key: str, data: bytes | BinaryIO) -> None:
+        path = self._path(bucket, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidS3ObjectException(
+                f"Cannot store s3://{bucket}/{key}: a prefix of the key is an existing object."
+            ) from None
+        if path.is_dir():
+            raise InvalidS3ObjectException(
+                f"Cannot store s3://{bucket}/{key}: other objects use it as a prefix."
+            )
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".put-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes | bytearray | memoryview):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, _COPY_CHUNK)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def size(self, bucket: str, key: str) -> int:
+        return self._existing_file(bucket, key).stat().st_size
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._existing_file(bucket, key)
+        except InvalidS3ObjectException:
+            return False
+        return True
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]:
+        base = self._bucket_dir(bucket, prefix)
+        if not base.is_dir():
+            raise InvalidS3ObjectException(f"The S3 bucket {bucket} does not exist.")
+        # Walk only the folder the prefix names (its part up to the last `/`).
+        folder = prefix.rpartition("/")[0]
+        start = base.joinpath(*folder.split("/")) if folder else base
+        if folder and (".." in folder.split("/") or not start.resolve().is_relative_to(base)):
+            return iter(())
+        found: list[BlobInfo] = []
+        for dirpath, _dirs, files in os.walk(start):
+            rel_dir = Path(dirpath).relative_to(base).as_posix()
+            for name in files:
+                if name.startswith(".put-"):
+                    continue  # an in-flight write
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(prefix):
+                    found.append(BlobInfo(key, (Path(dirpath) / name).stat().st_size))
+        # S3 lists in UTF-8 byte order of the keys.
+        found.sort(key=lambda info: info.key.encode())
+        return iter(found)
+
+    def delete(self, bucket: str, key: str) -> None:
+        path = self._path(bucket, key)
+        if path.is_file():
+            path.unlink()
+            # Drop folders the object leaves empty, so its prefix disappears from listings.
+            bucket_dir = self._bucket_dir(bucket, key)
+            parent = path.parent
+            while parent != bucket_dir:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
+
+    def ensure_bucket(self, bucket: str) -> None:
+        self._bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
+
+
+class S3BlobStore:
+    """An S3-protocol endpoint through boto3. Thread-safe (boto3 clients are)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        client: Any = None,
+    ) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint_url or None,
+                region_name=region or "us-east-1",
+                aws_access_key_id=access_key_id or None,
+                aws_secret_access_key=secret_access_key or None,
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+            )
+        self._s3 = client
+
+    @staticmethod
+    def _translate(exc: Exception, bucket: str, key: str) -> InvalidS3ObjectException:
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchBucket",):
+                return _missing(bucket, key, f"cannot be read: bucket {bucket} does not exist")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return _missing(bucket, key)
+            if code in ("AccessDenied", "403", "Forbidden"):
+                return _missing(bucket, key, "cannot be read: access denied")
+            return _missing(bucket, key, f"cannot be read ({code or exc})")
+        return _missing(bucket, key, f"cannot be read ({exc})")
+
+    def _client_errors(self) -> tuple[type[Exception], ...]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (ClientError, BotoCoreError)
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except self._client_errors() as exc:
+            raise self._translate(exc, bucket, key) from None
+
+    def read(self, bucket: str, key: str) -> bytes:
+        body = self.open(bucket, key)
+        try:
+            return body.read()
+        finally:
+            body.close()
+
+    def put(self, bucket: str, key: str, data: bytes | BinaryIO) -> None:
+        try:
+            if isinstance(data, bytes | bytearray | memoryview):
+                self._s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+            else:
+                self._s3.upload_fileobj(data, bucket, key)
+        except self._client_errors() as exc:
+            raise self._translate(exc, bucket, key) from None
+
+    def size(self, bucket: str, key: str) -> int:
+        try:
+            return int(self._s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except self._client_errors() as exc:
+            # HEAD has no body, so a missing bucket reads as a bare 404.
+            raise self._translate(exc, bucket, key) from None
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.size(bucket, key)
+        except InvalidS3ObjectException:
+            return False
+        return True
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield BlobInfo(item["Key"], int(item["Size"]))
+        except self._client_errors() as exc:
+            raise self._translate(exc, bucket, prefix) from None
+
+    def delete(self, bucket: str, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=bucket, Key=key)
+        except self._client_errors() as exc:
+            raise self._translate(exc, bucket, key) from None
+
+    def ensure_bucket(self, bucket: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3.head_bucket(Bucket=bucket)
+            return
+        except ClientError:
+            pass
+        try:
+            self._s3.create_bucket(Bucket=bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise self._translate(exc, bucket, "") from None
+
+
+def make_blob_store(config: Mapping[str, Any], data_dir: Path) -> BlobStore:
+    """The blob store the backend config names.
+
+    `blob_store = "local"` (default): files under `<data_dir>/s3`. `blob_store = "s3"`:
+    boto3 with `s3_endpoint_url`, `s3_region`, `s3_access_key_id`, `s3_secret_access_key`
+    (each optional; boto3's usual credential chain fills what is missing).
+    """
+    kind = str(config.get("blob_store") or "local").lower()
+    if kind == "local":
+        return LocalBlobStore(Path(data_dir) / "s3")
+    if kind == "s3":
+        return S3BlobStore(
+            endpoint_url=config.get("s3_endpoint_url"),
+            region=config.get("s3_region"),
+            access_key_id=config.get("s3_access_key_id"),
+            secret_access_key=config.get("s3_secret_access_key"),
+        )
+    raise ValueError(f"unknown blob_store {kind!r} (expected 'local' or 's3')")

@@ -1,0 +1,112 @@
+"""DescribeProjectVersions and DeleteProjectVersion over the `project_versions` table.
+
+Training, start/stop, copy and detect live elsewhere (and answer UNIMPLEMENTED until they
+do); this module only reads and deletes the rows they write. When they add columns, the
+matching ProjectVersionDescription fields belong in `describe_version`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from labelgate.backends.base import RequestContext
+from labelgate.backends.local.pagination import PageTokens
+from labelgate.backends.local.projects import (
+    DEFAULT_PAGE_SIZE,
+    find_project,
+    keyset_page,
+    page_size,
+    set_timestamp,
+)
+from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.models import Project, ProjectVersion
+from labelgate.backends.local.tags import TagService
+from labelgate.errors import ResourceInUseException, ResourceNotFoundException
+from labelgate.shapes import enum_from_aws, from_aws
+from labelgate.v1 import custom_labels_pb2 as pb
+
+#: A model in one of these states has work running on it: it cannot be deleted (spec 03 §5.1).
+BUSY_STATUSES = frozenset(
+    {"TRAINING_IN_PROGRESS", "STARTING", "RUNNING", "STOPPING", "COPYING_IN_PROGRESS"}
+)
+
+
+def describe_version(version: ProjectVersion, project: Project) -> pb.ProjectVersionDescription:
+    desc = pb.ProjectVersionDescription(
+        project_version_arn=version.arn,
+        status=enum_from_aws(pb.ProjectVersionStatus.DESCRIPTOR, version.status),
+        # Always a string: the AWS examples print it without checking (spec 03 §9.6).
+        status_message=version.status_message or "",
+        feature=enum_from_aws(pb.CustomizationFeature.DESCRIPTOR, project.feature),
+    )
+    set_timestamp(desc.creation_timestamp, version.created_at)
+    if version.min_inference_units is not None:
+        desc.min_inference_units = version.min_inference_units
+    if version.max_inference_units is not None:
+        desc.max_inference_units = version.max_inference_units
+    if version.output_config is not None:
+        # Stored in its AWS shape ({"S3Bucket": ..., "S3KeyPrefix": ...}).
+        from_aws(version.output_config, desc.output_config)
+        desc.output_config.SetInParent()
+    if version.kms_key_id is not None:
+        desc.kms_key_id = version.kms_key_id
+    if version.source_project_version_arn is not None:
+        desc.source_project_version_arn = version.source_project_version_arn
+    if version.description is not None:
+        desc.version_description = version.description
+    return desc
+
+
+class VersionService:
+    def __init__(self, db: Database, pages: PageTokens, tags: TagService) -> None:
+        self._db = db
+        self._pages = pages
+        self._tags = tags
+
+    async def describe_project_versions(
+        self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
+    ) -> pb.DescribeProjectVersionsResponse:
+        names = sorted(set(request.version_names))
+        scope = {"project": request.project_arn, "names": names}
+        after = self._pages.decode("DescribeProjectVersions", scope, request.next_token)
+        limit = page_size(request.max_results, DEFAULT_PAGE_SIZE)
+
+        def work(session: Session) -> pb.DescribeProjectVersionsResponse:
+            project = find_project(session, request.project_arn)
+            stmt = select(ProjectVersion).where(ProjectVersion.project_id == project.id)
+            if names:
+                # Unknown names simply match nothing: deletion polling waits for [] (§9.2).
+                stmt = stmt.where(ProjectVersion.name.in_(names))
+            versions, last = keyset_page(session, stmt, ProjectVersion.id, after, limit)
+            response = pb.DescribeProjectVersionsResponse(
+                project_version_descriptions=[describe_version(v, project) for v in versions]
+            )
+            if last is not None:
+                response.next_token = self._pages.encode("DescribeProjectVersions", scope, last)
+            return response
+
+        return await self._db.run(work)
+
+    async def delete_project_version(
+        self, request: pb.DeleteProjectVersionRequest, context: RequestContext
+    ) -> pb.DeleteProjectVersionResponse:
+        arn = request.project_version_arn
+
+        def work(session: Session) -> None:
+            version = session.scalar(
+                select(ProjectVersion).where(ProjectVersion.arn == arn).with_for_update()
+            )
+            if version is None:
+                raise ResourceNotFoundException(f"The model {arn} does not exist")
+            if version.status in BUSY_STATUSES:
+                raise ResourceInUseException(
+                    f"The model {arn} is {version.status}; stop it or wait for it to finish "
+                    "before deleting it"
+                )
+            self._tags.drop_tags(session, arn)
+            session.execute(delete(ProjectVersion).where(ProjectVersion.id == version.id))
+
+        await self._db.run(work)
+        # AWS reports DELETING and the model then disappears; here it is already gone.
+        return pb.DeleteProjectVersionResponse(status=pb.PROJECT_VERSION_STATUS_DELETING)

@@ -1,0 +1,198 @@
+"""Gateway settings: defaults < TOML file < `LABELGATE_*` environment < explicit overrides.
+
+Every setting has a safe default (loopback only, data under `./.labelgate`), so the gateway
+runs with no file and no environment at all. Unknown keys in the file are errors rather than
+silently ignored, because a misspelt key that does nothing is the hardest config bug to see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "LABELGATE_"
+#: Names the config file when `load_settings` is given no path (handy in containers).
+CONFIG_ENV = "LABELGATE_CONFIG"
+#: `metrics_port` value that binds any free port (tests read `Gateway.metrics_port`).
+EPHEMERAL_METRICS_PORT = -1
+MIB = 1024 * 1024
+#: 5 MB images (DetectCustomLabels) and 5 MB dataset changes must fit with room for the
+#: envelope; bigger payloads then reach our own size checks and get AWS's errors.
+MIN_MESSAGE_BYTES = 6 * MIB
+LOG_FORMATS = ("auto", "json", "text")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the gateway cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway process needs to know. Immutable: derive with `replace`."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0 binds any free port
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464  # 0 turns /metrics off; -1 binds any free port
+    data_dir: Path = Path(".labelgate")
+    default_backend: str = "local"
+    # Backend name -> its config table, passed to the backend's `from_config`.
+    backends: dict[str, dict[str, Any]] = field(default_factory=lambda: {"local": {}})
+    log_level: str = "INFO"
+    log_format: str = "auto"  # auto: JSON lines unless stderr is a terminal
+    shutdown_grace_seconds: float = 10.0
+    max_message_bytes: int = 8 * MIB
+
+    def __post_init__(self) -> None:
+        # Coerce first so values from TOML/env/kwargs all end up the declared types.
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "log_level", str(self.log_level).upper())
+        object.__setattr__(self, "log_format", str(self.log_format).lower())
+        backends = {str(k): dict(v) for k, v in self.backends.items()}
+        # Naming a default backend is enough to load it; its table may stay empty.
+        backends.setdefault(self.default_backend, {})
+        object.__setattr__(self, "backends", backends)
+        self._check()
+
+    def _check(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+        if not EPHEMERAL_METRICS_PORT <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port must be -1..65535, got {self.metrics_port}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {LOG_FORMATS}, got {self.log_format!r}")
+        if not isinstance(logging.getLevelName(self.log_level), int):
+            raise ConfigError(f"log_level {self.log_level!r} is not a logging level")
+        if self.shutdown_grace_seconds < 0:
+            raise ConfigError("shutdown_grace_seconds must not be negative")
+        if self.max_message_bytes < MIN_MESSAGE_BYTES:
+            raise ConfigError(
+                f"max_message_bytes must be at least {MIN_MESSAGE_BYTES} (6 MiB) so 5 MB "
+                f"images and dataset changes fit, got {self.max_message_bytes}"
+            )
+        if not self.default_backend:
+            raise ConfigError("default_backend must name a backend")
+
+    @property
+    def address(self) -> str:
+        """`host:port` as configured (the bound port may differ when port is 0)."""
+        return _join_host_port(self.host, self.port)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _join_host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_INT_FIELDS = {"port", "metrics_port", "max_message_bytes"}
+_FLOAT_FIELDS = {"shutdown_grace_seconds"}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Environment values are text; turn them into the field's type with a clear error."""
+    try:
+        if name in _INT_FIELDS:
+            return int(value)
+        if name in _FLOAT_FIELDS:
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be a number, got {value!r}") from None
+    if name == "data_dir":
+        return Path(value)
+    if name == "backends":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(t, Mapping) for t in value.values()
+        ):
+            raise ConfigError(f"{source}: backends must be tables, e.g. [backends.local]")
+        return {str(k): dict(v) for k, v in value.items()}
+    return value
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path}: {e}") from None
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    values = {k: _coerce(k, v, str(path)) for k, v in raw.items()}
+    # A relative data_dir in a file means "next to this file", so the file works from any cwd.
+    if "data_dir" in values and not values["data_dir"].is_absolute():
+        values["data_dir"] = path.parent / values["data_dir"]
+    return values
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    backends: dict[str, dict[str, Any]] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key.removeprefix(ENV_PREFIX).lower()
+        if name.startswith("backends__"):
+            # LABELGATE_BACKENDS__LOCAL__DATABASE_URL -> backends["local"]["database_url"]
+            parts = name.split("__")
+            if len(parts) != 3 or not all(parts):
+                raise ConfigError(f"{key}: expected LABELGATE_BACKENDS__<NAME>__<KEY>")
+            backends.setdefault(parts[1], {})[parts[2]] = value
+        elif name in _FIELDS and name != "backends":
+            values[name] = _coerce(name, value, key)
+        # Other LABELGATE_* variables belong to other tools (CLI, tests); leave them alone.
+    if backends:
+        values["backends"] = backends
+    return values
+
+
+def _merge_backends(base: dict[str, dict[str, Any]], extra: Mapping[str, Mapping[str, Any]]
+                    ) -> dict[str, dict[str, Any]]:
+    merged = {name: dict(table) for name, table in base.items()}
+    for name, table in extra.items():
+        merged.setdefault(name, {}).update(table)
+    return merged
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from defaults, then the TOML file, then `LABELGATE_*`, then `overrides`.
+
+    `env` defaults to `os.environ`; `LABELGATE_CONFIG` names the file when `config_path` is
+    None. Overrides that are None are ignored, so CLI options can be passed straight through.
+    Backend tables merge key by key across layers rather than replacing each other.
+    """
+    env = os.environ if env is None else env
+    unknown = sorted(set(overrides) - set(_FIELDS))
+    if unknown:
+        raise TypeError(f"load_settings() got unknown setting(s): {', '.join(unknown)}")
+
+    values: dict[str, Any] = {"backends": {}}
+    path = config_path if config_path is not None else env.get(CONFIG_ENV) or None
+    layers = [_from_file(Path(path))] if path is not None else []
+    layers.append(_from_env(env))
+    layers.append({k: _coerce(k, v, "override") for k, v in overrides.items() if v is not None})
+    for layer in layers:
+        for name, value in layer.items():
+            if name == "backends":
+                values["backends"] = _merge_backends(values["backends"], value)
+            else:
+                values[name] = value
+    if not values["backends"]:
+        # No tables anywhere: load just the default backend (with its defaults).
+        values["backends"] = {values.get("default_backend", Settings.default_backend): {}}
+    return Settings(**values)

@@ -1,0 +1,90 @@
+"""The envelope around every CustomLabels call: request id, error translation, metrics.
+
+This is the one place exceptions become gRPC statuses. Inside it, servicer, router and
+backends raise `labelgate.errors` classes and never touch status codes; outside it, the
+client sees a status whose ErrorInfo names the AWS error. Health and reflection calls pass
+through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from labelgate.errors import LabelgateError
+from labelgate.server import calls
+from labelgate.server.errors import internal_error, to_grpc_status
+from labelgate.server.metrics import GatewayMetrics
+
+log = logging.getLogger("labelgate.server")
+
+SERVICE_PREFIX = "/labelgate.v1.CustomLabels/"
+#: Label for calls that failed before a backend was chosen (validation, routing).
+NO_BACKEND = "none"
+
+Behavior = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
+
+
+class GatewayInterceptor(aio.ServerInterceptor):
+    """Wraps each unary CustomLabels handler; see the module docstring."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        path = handler_call_details.method
+        if handler is None or handler.unary_unary is None or not path.startswith(SERVICE_PREFIX):
+            return handler
+        wrapped = self._wrap(path.removeprefix(SERVICE_PREFIX), handler.unary_unary)
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, method: str, behavior: Behavior) -> Behavior:
+        async def call(request: Any, context: aio.ServicerContext) -> Any:
+            state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
+            token = calls.enter(state)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                # Sent first so the caller gets the id on success and on every error alike.
+                await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
+                return await behavior(request, context)
+            except aio.AbortError:
+                # Someone aborted deliberately with their own status; let it through.
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except LabelgateError as error:
+                error.request_id = state.request_id
+                code = error.grpc_code
+                log.debug("%s failed: %s", method, error.one_line())
+                await context.abort_with_status(to_grpc_status(error, state.request_id))
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unexpected error in %s", method)
+                await context.abort_with_status(
+                    to_grpc_status(internal_error(state.request_id), state.request_id)
+                )
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.observe(method, state.backend or NO_BACKEND, code.name, elapsed)
+                log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
+                calls.leave(token)
+
+        return call

@@ -1,0 +1,185 @@
+"""BlobStore contract, run against both implementations (a local folder and a real
+S3-protocol server, moto_server), plus the local store's path-safety rules."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labelgate.backends.local.blobs import (
+    BlobInfo,
+    BlobStore,
+    LocalBlobStore,
+    S3BlobStore,
+    make_blob_store,
+    parse_s3_uri,
+)
+from labelgate.errors import InvalidS3ObjectException
+from tests.fixtures_s3 import CREDENTIALS, REGION, moto_s3_server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with moto_s3_server() as url:
+        yield url
+
+
+def _s3_store(endpoint: str) -> S3BlobStore:
+    return S3BlobStore(
+        endpoint_url=endpoint,
+        region=REGION,
+        access_key_id=CREDENTIALS["aws_access_key_id"],
+        secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "s3")
+    return _s3_store(request.getfixturevalue("moto_endpoint"))
+
+
+@pytest.fixture
+def bucket(store: BlobStore) -> str:
+    name = f"bkt-{uuid.uuid4().hex[:12]}"
+    store.ensure_bucket(name)
+    return name
+
+
+# --- the contract ------------------------------------------------------------------------------
+
+
+def test_put_then_read_round_trips_bytes(store, bucket):
+    store.put(bucket, "a/b.manifest", b"hello\nworld\n")
+    assert store.read(bucket, "a/b.manifest") == b"hello\nworld\n"
+
+
+def test_put_accepts_a_stream_and_open_reads_in_chunks(store, bucket):
+    data = bytes(range(256)) * 4096  # 1 MiB
+    store.put(bucket, "big.bin", io.BytesIO(data))
+    with store.open(bucket, "big.bin") as stream:
+        chunks = []
+        while chunk := stream.read(65536):
+            chunks.append(chunk)
+    assert b"".join(chunks) == data
+
+
+def test_put_replaces_an_existing_object(store, bucket):
+    store.put(bucket, "k.txt", b"one")
+    store.put(bucket, "k.txt", b"two!")
+    assert store.read(bucket, "k.txt") == b"two!"
+    assert store.size(bucket, "k.txt") == 4
+
+
+def test_size_and_exists(store, bucket):
+    store.put(bucket, "x/y.jpg", b"12345")
+    assert store.size(bucket, "x/y.jpg") == 5
+    assert store.exists(bucket, "x/y.jpg")
+    assert not store.exists(bucket, "x/nope.jpg")
+    assert not store.exists(bucket, "x")  # a prefix is not an object
+
+
+def test_list_by_prefix_in_key_order(store, bucket):
+    for key in ["img/b.jpg", "img/a.jpg", "img/sub/c.jpg", "imgx.jpg", "other/d.jpg"]:
+        store.put(bucket, key, b"x" * len(key))
+    assert [i.key for i in store.list(bucket, "img/")] == ["img/a.jpg", "img/b.jpg",
+                                                           "img/sub/c.jpg"]
+    assert [i.key for i in store.list(bucket, "img")] == ["img/a.jpg", "img/b.jpg",
+                                                          "img/sub/c.jpg", "imgx.jpg"]
+    assert BlobInfo("other/d.jpg", 11) in list(store.list(bucket))
+    assert list(store.list(bucket, "nothing/")) == []
+
+
+def test_delete_removes_and_tolerates_absent_objects(store, bucket):
+    store.put(bucket, "d/e.jpg", b"x")
+    store.delete(bucket, "d/e.jpg")
+    assert not store.exists(bucket, "d/e.jpg")
+    assert list(store.list(bucket, "d/")) == []
+    store.delete(bucket, "d/e.jpg")  # no error, as in S3
+
+
+def test_missing_object_is_invalid_s3_object_naming_bucket_and_key(store, bucket):
+    for call in (store.read, store.size, store.open):
+        with pytest.raises(InvalidS3ObjectException) as caught:
+            call(bucket, "missing/key.manifest")
+        assert bucket in str(caught.value) and "missing/key.manifest" in str(caught.value)
+
+
+def test_missing_bucket_is_invalid_s3_object(store):
+    with pytest.raises(InvalidS3ObjectException) as caught:
+        store.read("no-such-bucket-here", "k.manifest")
+    assert "no-such-bucket-here" in str(caught.value)
+
+
+# --- the local store's path safety ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["../escape.txt", "a/../../escape.txt", "/etc/passwd", "a//b", "a/./b", "a\\b", ""]
+)
+def test_local_store_refuses_keys_that_leave_the_root(tmp_path, key):
+    store = LocalBlobStore(tmp_path / "s3")
+    with pytest.raises(InvalidS3ObjectException):
+        store.put("bkt", key, b"x")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("bucket", ["..", ".hidden", "a/b", "x", "../s3", "bad name"])
+def test_local_store_refuses_bad_bucket_names(tmp_path, bucket):
+    store = LocalBlobStore(tmp_path / "s3")
+    with pytest.raises(InvalidS3ObjectException):
+        store.put(bucket, "k.txt", b"x")
+
+
+def test_local_store_layout_is_root_bucket_key(tmp_path):
+    store = LocalBlobStore(tmp_path / "s3")
+    store.put("my-bucket", "dir/file.manifest", b"data")  # the bucket folder appears on demand
+    assert (tmp_path / "s3" / "my-bucket" / "dir" / "file.manifest").read_bytes() == b"data"
+
+
+def test_local_store_refuses_a_symlink_out_of_the_root(tmp_path):
+    store = LocalBlobStore(tmp_path / "s3")
+    store.ensure_bucket("bkt")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(b"secret")
+    (tmp_path / "s3" / "bkt" / "link").symlink_to(tmp_path / "outside")
+    with pytest.raises(InvalidS3ObjectException):
+        store.read("bkt", "link/secret.txt")
+
+
+# --- parse_s3_uri and the factory -----------------------------------------------------------------
+
+
+def test_parse_s3_uri():
+    assert parse_s3_uri("s3://bkt/a/b.jpg") == ("bkt", "a/b.jpg")
+    for bad in ["https://bkt/a.jpg", "s3://bkt", "s3://bkt/", "s3:///key", "bkt/key"]:
+        with pytest.raises(ValueError):
+            parse_s3_uri(bad)
+
+
+def test_make_blob_store_defaults_to_a_local_folder_under_data_dir(tmp_path):
+    store = make_blob_store({}, tmp_path)
+    assert isinstance(store, LocalBlobStore)
+    assert store.root == (tmp_path / "s3").resolve()
+
+
+def test_make_blob_store_s3_uses_the_endpoint(tmp_path, moto_endpoint):
+    store = make_blob_store(
+        {"blob_store": "s3", "s3_endpoint_url": moto_endpoint, "s3_region": REGION,
+         "s3_access_key_id": "testing", "s3_secret_access_key": "testing"},
+        tmp_path,
+    )
+    assert isinstance(store, S3BlobStore)
+    store.ensure_bucket("factory-bucket")
+    store.put("factory-bucket", "k", b"v")
+    assert _s3_store(moto_endpoint).read("factory-bucket", "k") == b"v"
+
+
+def test_make_blob_store_rejects_unknown_kinds(tmp_path):
+    with pytest.raises(ValueError, match="blob_store"):
+        make_blob_store({"blob_store": "ftp"}, tmp_path)

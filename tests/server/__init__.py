@@ -1,0 +1,1 @@
+"""Gateway tests: config, routing, error model, health, reflection, metrics, lifecycle."""

@@ -1,0 +1,102 @@
+"""Settings: safe defaults, then TOML file < LABELGATE_* environment < explicit overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelgate.server.config import ConfigError, Settings, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "labelgate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_run_with_no_file_and_no_environment():
+    s = load_settings(env={})
+    assert s == Settings()
+    assert (s.host, s.port, s.metrics_host, s.metrics_port) == ("127.0.0.1", 50051,
+                                                                "127.0.0.1", 9464)
+    assert s.data_dir == Path(".labelgate")
+    assert s.default_backend == "local" and s.backends == {"local": {}}
+    assert s.max_message_bytes >= 6 * 1024 * 1024
+
+
+def test_file_then_environment_then_overrides(tmp_path):
+    path = write(tmp_path, 'host = "0.0.0.0"\nport = 6000\nmetrics_port = 7000\n'
+                           'log_level = "debug"\n')
+    env = {"LABELGATE_PORT": "6001", "LABELGATE_METRICS_PORT": "7001"}
+    s = load_settings(path, env=env, metrics_port=7002, host=None)
+    assert s.host == "0.0.0.0"  # file; the None override is ignored
+    assert s.port == 6001  # environment beats file
+    assert s.metrics_port == 7002  # override beats environment
+    assert s.log_level == "DEBUG"
+
+
+def test_every_documented_environment_variable():
+    env = {
+        "LABELGATE_HOST": "::", "LABELGATE_PORT": "1", "LABELGATE_DATA_DIR": "/srv/lg",
+        "LABELGATE_METRICS_PORT": "0", "LABELGATE_DEFAULT_BACKEND": "local",
+        "LABELGATE_LOG_LEVEL": "warning", "LABELGATE_LOG_FORMAT": "JSON",
+        "LABELGATE_SHUTDOWN_GRACE_SECONDS": "2.5", "LABELGATE_UNRELATED": "ignored",
+    }
+    s = load_settings(env=env)
+    assert (s.host, s.port, s.data_dir, s.metrics_port) == ("::", 1, Path("/srv/lg"), 0)
+    assert (s.log_level, s.log_format, s.shutdown_grace_seconds) == ("WARNING", "json", 2.5)
+
+
+def test_backend_tables_merge_across_file_and_environment(tmp_path):
+    path = write(tmp_path, '[backends.local]\ndatabase_url = "sqlite:///a.db"\nregion = "x"\n')
+    env = {"LABELGATE_BACKENDS__LOCAL__DATABASE_URL": "postgresql://db/lg",
+           "LABELGATE_BACKENDS__AWS__REGION": "eu-west-1"}
+    s = load_settings(path, env=env)
+    assert s.backends == {"local": {"database_url": "postgresql://db/lg", "region": "x"},
+                          "aws": {"region": "eu-west-1"}}
+
+
+def test_naming_a_default_backend_loads_it():
+    s = load_settings(env={"LABELGATE_DEFAULT_BACKEND": "aws"})
+    assert s.backends == {"aws": {}}
+
+
+def test_config_file_from_labelgate_config_and_relative_data_dir(tmp_path):
+    path = write(tmp_path, 'data_dir = "state"\n')
+    s = load_settings(env={"LABELGATE_CONFIG": str(path)})
+    assert s.data_dir == tmp_path / "state"  # relative to the file, not the cwd
+
+
+def test_example_config_in_deploy_loads():
+    example = Path(__file__).parents[2] / "deploy" / "labelgate.example.toml"
+    s = load_settings(example, env={})
+    assert s.default_backend in s.backends
+
+
+@pytest.mark.parametrize("text, words", [
+    ('prot = 1\n', "unknown setting(s) prot"),
+    ('port = 70000\n', "port must be"),
+    ('log_format = "xml"\n', "log_format"),
+    ('log_level = "LOUD"\n', "log_level"),
+    ('max_message_bytes = 1024\n', "6 MiB"),
+    ('backends = 3\n', "backends must be tables"),
+    ('port = \n', "config file"),
+])
+def test_bad_file_values_name_the_setting(tmp_path, text, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_bad_environment_values_name_the_variable():
+    with pytest.raises(ConfigError, match="LABELGATE_PORT"):
+        load_settings(env={"LABELGATE_PORT": "http"})
+    with pytest.raises(ConfigError, match="LABELGATE_BACKENDS__"):
+        load_settings(env={"LABELGATE_BACKENDS__LOCAL": "x"})
+
+
+def test_missing_file_and_unknown_override_fail_clearly(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", env={})
+    with pytest.raises(TypeError, match="prot"):
+        load_settings(env={}, prot=1)
