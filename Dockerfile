@@ -1,7 +1,8 @@
 # labelgate gateway with the local backend on its embedded defaults.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    LABELGATE_METRICS_HOST=0.0.0.0
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY proto ./proto

@@ -58,33 +58,33 @@ class GatewayInterceptor(aio.ServerInterceptor):
             state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
             token = calls.enter(state)
             started = time.perf_counter()
-            code = grpc.StatusCode.OK
+            code = "OK"
             try:
                 # Sent first so the caller gets the id on success and on every error alike.
                 await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
                 return await behavior(request, context)
             except aio.AbortError:
                 # Someone aborted deliberately with their own status; let it through.
-                code = context.code() or grpc.StatusCode.UNKNOWN
+                code = getattr(context.code(), "name", "UNKNOWN")
                 raise
             except LabelgateError as error:
                 error.request_id = state.request_id
-                code = error.grpc_code
+                code = error.grpc_code.name
                 log.debug("%s failed: %s", method, error.one_line())
                 await context.abort_with_status(to_grpc_status(error, state.request_id))
             except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
+                code = "CANCELLED"  # the caller went away or its deadline passed
                 raise
             except Exception:
-                code = grpc.StatusCode.INTERNAL
+                code = "INTERNAL"
                 log.exception("unexpected error in %s", method)
                 await context.abort_with_status(
                     to_grpc_status(internal_error(state.request_id), state.request_id)
                 )
             finally:
                 elapsed = time.perf_counter() - started
-                self.metrics.observe(method, state.backend or NO_BACKEND, code.name, elapsed)
-                log.debug("%s %s in %.1f ms", method, code.name, elapsed * 1000)
+                self.metrics.observe(method, state.backend or NO_BACKEND, code, elapsed)
+                log.debug("%s %s in %.1f ms", method, code, elapsed * 1000)
                 calls.leave(token)
 
         return call

@@ -40,7 +40,7 @@ class RunningGateway:
     def metrics_url(self) -> str:
         return f"http://{self.gateway.settings.metrics_host}:{self.metrics_port}/metrics"
 
-    def call_soon(self, coro: Any, timeout: float = STOP_TIMEOUT_S) -> Any:
+    def run_on_loop(self, coro: Any, timeout: float = STOP_TIMEOUT_S) -> Any:
         """Run a coroutine on the gateway's loop (e.g. poke a backend) and return its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
@@ -89,21 +89,15 @@ def running_gateway(
         gateway = Gateway(resolved, backends=backends)
         loop = asyncio.new_event_loop()
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        boot = loop.create_task(gateway.start())
+        boot.add_done_callback(lambda t: _settle(started, t))
 
         def serve() -> None:
             asyncio.set_event_loop(loop)
-
-            async def boot() -> None:
-                try:
-                    await gateway.start()
-                except BaseException as e:
-                    started.set_exception(e)
-                    raise
-                started.set_result(None)
-
             try:
-                loop.run_until_complete(boot())
+                loop.run_until_complete(boot)
             except BaseException:
+                # Start failed or was cancelled; Gateway.start already released what it held.
                 loop.close()
                 return
             loop.run_forever()  # until stop below; then the loop is closed here
@@ -115,7 +109,8 @@ def running_gateway(
         try:
             started.result(start_timeout)
         except concurrent.futures.TimeoutError:
-            _stop(loop, gateway, thread, stop_timeout)
+            loop.call_soon_threadsafe(boot.cancel)  # start() cleans up after itself
+            thread.join(stop_timeout)
             raise TimeoutError(f"gateway did not start within {start_timeout} s") from None
         except BaseException:
             thread.join(stop_timeout)
@@ -135,6 +130,15 @@ def running_gateway(
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _settle(started: concurrent.futures.Future[None], boot: asyncio.Task[None]) -> None:
+    if boot.cancelled():
+        started.cancel()
+    elif boot.exception() is not None:
+        started.set_exception(boot.exception())
+    else:
+        started.set_result(None)
 
 
 def _stop(loop: asyncio.AbstractEventLoop, gateway: Gateway, thread: threading.Thread,

@@ -25,6 +25,10 @@ def project_arn(backend: str, project: str = "p") -> str:
     return f"arn:test-{backend}:rekognition:local:000000000000:project/{project}/1"
 
 
+def version_arn(backend: str, project: str = "p", version: str = "v") -> str:
+    return project_arn(backend, project).removesuffix("/1") + f"/version/{version}/1"
+
+
 @dataclass
 class Recorded:
     operation: str
@@ -76,6 +80,10 @@ class RecordingBackend(BackendBase):
     async def distribute_dataset_entries(self, request, context):
         self.calls.append(Recorded("DistributeDatasetEntries", request, context))
         return pb.DistributeDatasetEntriesResponse()
+
+    async def detect_custom_labels(self, request, context):
+        self.calls.append(Recorded("DetectCustomLabels", request, context))
+        return pb.DetectCustomLabelsResponse()
 
     async def copy_project_version(self, request, context):
         self.calls.append(Recorded("CopyProjectVersion", request, context))

@@ -8,7 +8,14 @@ import pytest
 from labelgate import errors
 from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
-from tests.server.conftest import CRASH, RAISE_PREFIX, SECRET, failure, project_arn
+from tests.server.conftest import (
+    CRASH,
+    RAISE_PREFIX,
+    SECRET,
+    failure,
+    project_arn,
+    version_arn,
+)
 
 
 @pytest.fixture
@@ -121,3 +128,18 @@ def test_unowned_arn_is_not_found(stub):
     f = failure(info.value)
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "ResourceNotFoundException")
     assert project_arn("zzz") in f.message
+
+
+def test_largest_allowed_image_fits_the_transport_and_one_byte_more_is_validation(
+        stub, backends):
+    limit = 5 * 1024 * 1024  # ImageBlob max in the API model
+    for size, reaches_backend in ((limit, True), (limit + 1, False)):
+        request = pb.DetectCustomLabelsRequest(project_version_arn=version_arn("a"),
+                                               image=pb.Image(bytes=b"\xff" * size))
+        if reaches_backend:
+            stub.DetectCustomLabels(request, timeout=10)
+        else:
+            with pytest.raises(grpc.RpcError) as info:
+                stub.DetectCustomLabels(request, timeout=10)
+            assert failure(info.value).reason == "ValidationException"
+    assert [len(c.request.image.bytes) for c in backends["a"].calls] == [limit]

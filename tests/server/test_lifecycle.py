@@ -75,8 +75,7 @@ def test_not_serving_until_every_backend_started(backends):
         settings = Settings(port=0, metrics_port=0, default_backend="a")
         gateway = Gateway(settings, backends=backends)
         starting = asyncio.create_task(gateway.start())
-        while gateway.port is None or not backends["a"].started.is_set():
-            await asyncio.sleep(0.005)
+        await asyncio.wait_for(backends["a"].started.wait(), 5)  # port is bound before this
         async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
             check = health_pb2.HealthCheckRequest(service=SERVICE)
@@ -126,3 +125,11 @@ def test_loads_configured_backends_through_entry_points(tmp_path):
         with pytest.raises(grpc.RpcError) as info:
             stub.CreateProject(pb.CreateProjectRequest(project_name="p1"), timeout=10)
         assert failure(info.value).reason == "ResourceInUseException"
+
+
+def test_start_that_hangs_times_out_and_is_cancelled(backends):
+    backends["b"].gate = asyncio.Event()  # never set: b's start() never returns
+    with pytest.raises(TimeoutError, match="did not start"), \
+            running_gateway(backends=backends, default_backend="a", start_timeout=0.3):
+        pass  # pragma: no cover
+    assert backends["a"].stopped  # cancellation still stopped what had started
