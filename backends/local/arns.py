@@ -9,6 +9,7 @@ in AWS), so every ARN satisfies the API model's patterns and client code that cu
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -46,6 +47,13 @@ def parse(arn: str) -> ParsedArn | None:
         partition, region, account, name, stamp = m.groups()
         return ParsedArn("project", partition, region, account, name, stamp=stamp)
     return None
+
+
+def creation_time(arn: str) -> dt.datetime:
+    """The creation time an ARN's trailing epoch-millis stamp encodes (as in AWS ARNs)."""
+    parsed = parse(arn)
+    assert parsed is not None, arn
+    return dt.datetime.fromtimestamp(int(parsed.stamp) / 1000, dt.UTC)
 
 
 class ArnFactory:

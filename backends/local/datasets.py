@@ -33,12 +33,12 @@ from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local import dataset_jobs as jobs
-from labelgate.backends.local.arns import ArnFactory
+from labelgate.backends.local.arns import ArnFactory, creation_time
 from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.dataset_jobs import DatasetJobs, JobInterrupted, TagStore
 from labelgate.backends.local.manifests import ManifestLimits
-from labelgate.backends.local.pagination import PageTokens
-from labelgate.backends.local.projects import find_project, page_size, set_timestamp, stamp_time
+from labelgate.backends.local.pagination import PageTokens, page_size
+from labelgate.backends.local.projects import find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Dataset, DatasetEntry, EntryLabel
 from labelgate.errors import (
@@ -49,7 +49,7 @@ from labelgate.errors import (
     ResourceNotFoundException,
     ResourceNotReadyException,
 )
-from labelgate.shapes import enum_from_aws, enum_to_aws
+from labelgate.shapes import enum_from_aws, enum_to_aws, set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class DatasetService:
                     )
             arn = self._arns.dataset(project.name, dataset_type)
             status = jobs.CREATE_IN_PROGRESS if job else jobs.CREATE_COMPLETE
-            created = stamp_time(arn)
+            created = creation_time(arn)
             dataset = Dataset(
                 arn=arn,
                 project_id=project.id,

@@ -12,11 +12,17 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from labelgate.errors import InvalidPaginationTokenException
 
 MAX_TOKEN_LENGTH = 1024
+
+Row = TypeVar("Row")
 
 
 class PageTokens:
@@ -57,3 +63,26 @@ class PageTokens:
             return data["p"]
         except Exception:
             raise InvalidPaginationTokenException("Invalid pagination token") from None
+
+
+def page_size(requested: int, default: int) -> int:
+    """MaxResults, or the operation's default when absent (the gateway checks the bounds)."""
+    return requested if requested > 0 else default
+
+
+def keyset_page(
+    session: Session, stmt: Select[tuple[Row]], key: Any, after: int | None, limit: int
+) -> tuple[Sequence[Row], int | None]:
+    """One page of `stmt` ordered by the integer `key` (creation order), resuming after the
+    key `after`; returns the rows and the key to resume from, None on the last page.
+
+    Keyset rather than offset paging, so rows created or deleted between calls neither
+    repeat nor get skipped.
+    """
+    if after is not None:
+        stmt = stmt.where(key > after)
+    rows = session.scalars(stmt.order_by(key).limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, getattr(rows[-1], key.key)

@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
-from labelgate.backends.local.pagination import PageTokens
-from labelgate.backends.local.projects import find_project, keyset_page, page_size, set_timestamp
+from labelgate.backends.local.pagination import PageTokens, keyset_page, page_size
+from labelgate.backends.local.projects import find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import ProjectPolicy, utcnow
 from labelgate.errors import (
@@ -26,6 +26,7 @@ from labelgate.errors import (
     ResourceNotFoundException,
     ServiceQuotaExceededException,
 )
+from labelgate.shapes import set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
 
 DEFAULT_MAX_POLICIES = 5

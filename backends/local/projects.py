@@ -1,5 +1,5 @@
-"""CreateProject, DescribeProjects and DeleteProject, plus the helpers every project-scoped
-service shares (project lookup, timestamps, keyset pages).
+"""CreateProject, DescribeProjects and DeleteProject, plus `find_project`, the lookup every
+project-scoped service shares.
 
 Projects are created and deleted synchronously; DeleteProject still answers `DELETING`
 because that is the status AWS returns and client code polls DescribeProjects until the
@@ -8,42 +8,24 @@ project is gone (spec 03 §3.1), which it already is.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Select, delete, exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
-from labelgate.backends.local import arns as arnlib
-from labelgate.backends.local.arns import ArnFactory
-from labelgate.backends.local.pagination import PageTokens
+from labelgate.backends.local.arns import ArnFactory, creation_time
+from labelgate.backends.local.pagination import PageTokens, keyset_page, page_size
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Dataset, Project, ProjectPolicy, ProjectVersion
 from labelgate.backends.local.tags import TagService
 from labelgate.errors import ResourceInUseException, ResourceNotFoundException
-from labelgate.shapes import enum_from_aws, enum_to_aws
+from labelgate.shapes import enum_from_aws, enum_to_aws, set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
-
-Row = TypeVar("Row")
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_FEATURE = "CUSTOM_LABELS"
-
-
-def set_timestamp(field: Timestamp, when: dt.datetime) -> None:
-    """Fill a Timestamp from a stored datetime; SQLite hands back naive values we wrote as UTC."""
-    field.FromDatetime(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
-
-
-def stamp_time(arn: str) -> dt.datetime:
-    """The creation time an ARN's trailing epoch-millis stamp encodes (as in AWS ARNs)."""
-    parsed = arnlib.parse(arn)
-    assert parsed is not None, arn
-    return dt.datetime.fromtimestamp(int(parsed.stamp) / 1000, dt.UTC)
 
 
 def find_project(session: Session, arn: str, *, lock: bool = False) -> Project:
@@ -59,29 +41,6 @@ def find_project(session: Session, arn: str, *, lock: bool = False) -> Project:
     if project is None:
         raise ResourceNotFoundException(f"The project {arn} does not exist")
     return project
-
-
-def page_size(requested: int, default: int) -> int:
-    """MaxResults, or the operation's default when absent (the gateway checks the bounds)."""
-    return requested if requested > 0 else default
-
-
-def keyset_page(
-    session: Session, stmt: Select[tuple[Row]], key: Any, after: int | None, limit: int
-) -> tuple[Sequence[Row], int | None]:
-    """One page of `stmt` ordered by the integer `key` (creation order), resuming after the
-    key `after`; returns the rows and the key to resume from, None on the last page.
-
-    Keyset rather than offset paging, so rows created or deleted between calls neither
-    repeat nor get skipped.
-    """
-    if after is not None:
-        stmt = stmt.where(key > after)
-    rows = session.scalars(stmt.order_by(key).limit(limit + 1)).all()
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, getattr(rows[-1], key.key)
 
 
 def _dataset_metadata(dataset: Dataset) -> pb.DatasetMetadata:
@@ -143,7 +102,7 @@ class ProjectService:
                     feature=feature,
                     auto_update=auto_update,
                     status="CREATED",
-                    created_at=stamp_time(arn),
+                    created_at=creation_time(arn),
                 )
             )
             self._tags.set_tags(session, arn, request.tags)

@@ -11,19 +11,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
-from labelgate.backends.local.pagination import PageTokens
-from labelgate.backends.local.projects import (
-    DEFAULT_PAGE_SIZE,
-    find_project,
-    keyset_page,
-    page_size,
-    set_timestamp,
-)
+from labelgate.backends.local.pagination import PageTokens, keyset_page, page_size
+from labelgate.backends.local.projects import DEFAULT_PAGE_SIZE, find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Project, ProjectVersion
 from labelgate.backends.local.tags import TagService
 from labelgate.errors import ResourceInUseException, ResourceNotFoundException
-from labelgate.shapes import enum_from_aws, from_aws
+from labelgate.shapes import enum_from_aws, from_aws, set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
 
 #: A model in one of these states has work running on it: it cannot be deleted (spec 03 §5.1).

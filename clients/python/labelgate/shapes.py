@@ -129,6 +129,11 @@ def to_aws(
     return _message_to_aws(message, _Style(times, blobs, include_empty))
 
 
+def set_timestamp(field: Timestamp, when: dt.datetime) -> None:
+    """Fill a Timestamp from a stored datetime; SQLite hands back naive values we wrote as UTC."""
+    field.FromDatetime(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
+
+
 def _timestamp(value: Any) -> Timestamp:
     ts = Timestamp()
     if isinstance(value, dt.datetime):
