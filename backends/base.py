@@ -6,6 +6,10 @@ see gRPC types; the gateway's router calls them with a `RequestContext`.
 
 Backends register in the entry-point group `labelgate.backends`; each entry point names a
 class with a `from_config(config, *, data_dir)` factory.
+
+Optional hook: a backend with `register_metrics(registry)` gets the gateway's Prometheus
+`CollectorRegistry` before `start()`, so its own series (detect latency, inference units)
+appear on the same /metrics page.
 """
 
 from __future__ import annotations
