@@ -17,6 +17,7 @@ import io
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
@@ -24,12 +25,14 @@ from sqlalchemy import Integer, cast, delete, func, insert, literal, select, upd
 from sqlalchemy.orm import Session
 
 from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import (
     ManifestFileError,
     ManifestLimits,
+    ManifestReader,
     ManifestTally,
-    ParsedEntry,
     iter_entries,
+    open_manifest,
 )
 from labelgate.backends.local.splits import (
     InsufficientImagesError,
@@ -39,7 +42,7 @@ from labelgate.backends.local.splits import (
 )
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Dataset, DatasetEntry, EntryLabel, utcnow
-from labelgate.errors import InvalidS3ObjectException
+from labelgate.backends.local.validation import CheckedLine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -163,7 +166,7 @@ def claim(session: Session, dataset_id: int, status: str, job: dict[str, Any],
 # --- entry storage --------------------------------------------------------------------------
 
 
-def _label_rows(dataset_id: int, ids: Sequence[int], entries: Sequence[ParsedEntry]):
+def _label_rows(dataset_id: int, ids: Sequence[int], entries: Sequence[CheckedLine]):
     return [
         {"entry_id": entry_id, "label": label, "dataset_id": dataset_id, "bounding_boxes": boxes}
         for entry_id, entry in zip(ids, entries, strict=True)
@@ -171,7 +174,7 @@ def _label_rows(dataset_id: int, ids: Sequence[int], entries: Sequence[ParsedEnt
     ]
 
 
-def _insert(session: Session, dataset_id: int, entries: Sequence[ParsedEntry]) -> None:
+def _insert(session: Session, dataset_id: int, entries: Sequence[CheckedLine]) -> None:
     if not entries:
         return
     # Core statements on the tables: the ORM bulk path costs several times as much per row.
@@ -181,7 +184,7 @@ def _insert(session: Session, dataset_id: int, entries: Sequence[ParsedEntry]) -
             {
                 "dataset_id": dataset_id,
                 "source_ref": e.source_ref,
-                "line": e.line,
+                "line": e.output_line,
                 "is_labeled": e.is_labeled,
                 "has_errors": e.has_errors,
             }
@@ -193,8 +196,8 @@ def _insert(session: Session, dataset_id: int, entries: Sequence[ParsedEntry]) -
         session.execute(insert(_LABELS), rows)
 
 
-def _first_occurrences(entries: Iterable[ParsedEntry]) -> dict[str, ParsedEntry]:
-    unique: dict[str, ParsedEntry] = {}
+def _first_occurrences(entries: Iterable[CheckedLine]) -> dict[str, CheckedLine]:
+    unique: dict[str, CheckedLine] = {}
     for entry in entries:
         unique.setdefault(entry.source_ref, entry)
     return unique
@@ -210,18 +213,19 @@ def _existing_ids(session: Session, dataset_id: int, refs: Iterable[str]) -> dic
 
 
 def insert_new_entries(
-    session: Session, dataset_id: int, entries: Sequence[ParsedEntry]
-) -> list[ParsedEntry]:
+    session: Session, dataset_id: int, entries: Sequence[CheckedLine]
+) -> tuple[list[CheckedLine], list[CheckedLine]]:
     """Insert the entries whose source-ref the dataset does not hold yet (the first one
-    wins, spec 01 §7.2); returns those inserted."""
+    wins, spec 01 §7.2); returns (those inserted, the duplicates left out)."""
     unique = _first_occurrences(entries)
     existing = _existing_ids(session, dataset_id, unique)
     new = [entry for ref, entry in unique.items() if ref not in existing]
     _insert(session, dataset_id, new)
-    return new
+    inserted = {id(entry) for entry in new}
+    return new, [entry for entry in entries if id(entry) not in inserted]
 
 
-def upsert_entries(session: Session, dataset_id: int, entries: Sequence[ParsedEntry]) -> None:
+def upsert_entries(session: Session, dataset_id: int, entries: Sequence[CheckedLine]) -> None:
     """Replace the entries whose source-ref exists (in place: they keep their list
     position), add the others. `entries` must hold each source-ref once."""
     existing = _existing_ids(session, dataset_id, (e.source_ref for e in entries))
@@ -232,7 +236,8 @@ def upsert_entries(session: Session, dataset_id: int, entries: Sequence[ParsedEn
         session.execute(
             update(DatasetEntry),
             [
-                {"id": i, "line": e.line, "is_labeled": e.is_labeled, "has_errors": e.has_errors}
+                {"id": i, "line": e.output_line, "is_labeled": e.is_labeled,
+                 "has_errors": e.has_errors}
                 for i, e in zip(ids, replaced, strict=True)
             ],
         )
@@ -251,6 +256,20 @@ def count_entries(session: Session, dataset_id: int) -> int:
     return session.scalar(
         select(func.count()).select_from(DatasetEntry).where(DatasetEntry.dataset_id == dataset_id)
     ) or 0
+
+
+def _entry_outside_bucket(session: Session, dataset_id: int, bucket: str | None) -> str | None:
+    """The source-ref of an entry whose image is not in `bucket`, if the dataset has one
+    (a dataset's images are all in one bucket, spec 01 §4.1)."""
+    if bucket is None:
+        return None
+    prefix = f"s3://{bucket}/"
+    return session.scalar(
+        select(DatasetEntry.source_ref)
+        .where(DatasetEntry.dataset_id == dataset_id,
+               func.substr(DatasetEntry.source_ref, 1, len(prefix)) != prefix)
+        .limit(1)
+    )
 
 
 def count_labels(session: Session, dataset_id: int) -> int:
@@ -275,6 +294,7 @@ class DatasetJobs:
         tags: TagStore,
         *,
         limits: ManifestLimits,
+        images: ImageProbe | None = None,
         batch_size: int = 500,
         stop: threading.Event | None = None,
     ) -> None:
@@ -282,6 +302,7 @@ class DatasetJobs:
         self._blobs = blobs
         self._tags = tags
         self._limits = limits
+        self._images = images  # None: image checks off
         self._batch_size = batch_size
         self._stop = stop or threading.Event()
 
@@ -362,32 +383,26 @@ class DatasetJobs:
     # -- CreateDataset from a manifest ----------------------------------------------------
     def import_manifest(self, dataset_id: int, bucket: str, key: str) -> None:
         self._db.run_sync(lambda s: clear_entries(s, dataset_id))  # a resumed run restarts
-        tally = ManifestTally(self._limits)
+        limits = self._limits
+        tally = ManifestTally(limits)
         labels: set[str] = set()
         try:
-            if self._blobs.size(bucket, key) > self._limits.max_bytes:
-                raise ManifestFileError(
-                    "ERROR_MANIFEST_SIZE_TOO_LARGE", f"The limit is {self._limits.max_bytes} bytes."
-                )
-            with self._blobs.open(bucket, key) as stream:
-                for batch in batches(iter_entries(stream, tally), self._batch_size):
+            manifest = open_manifest(self._blobs, bucket, key, limits=limits)
+            with closing(iter_entries(manifest.raw_lines(), tally, images=self._images)) as lines:
+                for batch in batches(lines, self._batch_size):
                     self._check_stop()
-                    new = self._db.run_sync(
+                    new, duplicates = self._db.run_sync(
                         lambda s, b=batch: insert_new_entries(s, dataset_id, b)
                     )
-                    for _ in range(len(batch) - len(new)):
-                        tally.drop()  # duplicate source-ref
+                    for line in duplicates:
+                        tally.drop(line)
                     labels.update(label for entry in new for label in entry.labels)
-                    if len(labels) > self._limits.max_labels:
+                    if len(labels) > limits.max_labels:
                         raise ManifestFileError(
                             "ERROR_MANIFEST_TOO_MANY_LABELS",
-                            f"The limit is {self._limits.max_labels} labels.",
+                            f"The limit is {limits.max_labels} labels.",
                         )
             tally.finish()
-        except InvalidS3ObjectException as exc:
-            error = ManifestFileError("ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT", str(exc))
-            self.fail(dataset_id, CREATE_IN_PROGRESS, str(error), CLIENT_ERROR)
-            return
         except ManifestFileError as exc:
             self.fail(dataset_id, CREATE_IN_PROGRESS, str(exc), CLIENT_ERROR)
             return
@@ -446,24 +461,31 @@ class DatasetJobs:
             )
 
     # -- UpdateDatasetEntries -------------------------------------------------------------
+    def _validate_changes(self, changes: bytes, tally: ManifestTally) -> list[CheckedLine]:
+        """The change set's lines to apply, validated (images probed) before the store is
+        touched, so no transaction stays open while images are read. The change set is
+        capped at 5 MB by the API, so holding its lines is bounded."""
+        reader = ManifestReader(io.BytesIO(changes), max_line_chars=tally.limits.max_line_chars,
+                                max_bytes=tally.limits.max_bytes)
+        kept: dict[str, CheckedLine] = {}
+        with closing(iter_entries(reader, tally, images=self._images)) as lines:
+            for batch in batches(lines, self._batch_size):
+                self._check_stop()
+                for line in batch:
+                    assert line.source_ref is not None
+                    if line.source_ref in kept:
+                        tally.drop(line)  # the first of duplicates wins
+                    else:
+                        kept[line.source_ref] = line
+        tally.finish()
+        return list(kept.values())
+
     def update(self, dataset_id: int, changes: bytes) -> None:
         limits = self._limits
-        # The change set is capped at 5 MB by the API, so remembering its source-refs (to
-        # keep the first of duplicates) is bounded; the dataset limit is checked after.
         tally = ManifestTally(replace(limits, max_bytes=len(changes)))
 
         def work(session: Session) -> None:
-            seen: set[str] = set()
-            for batch in batches(iter_entries(io.BytesIO(changes), tally), self._batch_size):
-                fresh = []
-                for entry in batch:
-                    if entry.source_ref in seen:
-                        tally.drop()
-                    else:
-                        seen.add(entry.source_ref)
-                        fresh.append(entry)
-                upsert_entries(session, dataset_id, fresh)
-            tally.finish()
+            upsert_entries(session, dataset_id, entries)
             if count_entries(session, dataset_id) > limits.max_rows:
                 raise ManifestFileError(
                     "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM",
@@ -473,9 +495,16 @@ class DatasetJobs:
                 raise ManifestFileError(
                     "ERROR_MANIFEST_TOO_MANY_LABELS", f"The limit is {limits.max_labels} labels."
                 )
+            other = _entry_outside_bucket(session, dataset_id, tally.bucket)
+            if other is not None:
+                raise ManifestFileError(
+                    "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS",
+                    f"The changes use bucket {tally.bucket}; the dataset also holds {other}.",
+                )
             set_status(session, dataset_id, UPDATE_COMPLETE)
 
         try:
+            entries = self._validate_changes(changes, tally)
             self._db.run_sync(work)  # one transaction: a failed update changes nothing
         except ManifestFileError as exc:
             self.fail(dataset_id, UPDATE_IN_PROGRESS, str(exc), CLIENT_ERROR)

@@ -16,6 +16,27 @@ Choices where AWS documents nothing:
   keeps the previous entries), else ResourceNotReadyException.
 * DeleteDataset on a dataset already being deleted succeeds again (idempotent).
 * DistributeDatasetEntries's split rule is in splits.py.
+
+Validation (manifests.py, validation.py, images.py): every imported or updated line is
+validated as training validates it, images included (read through the blob store), and
+stored with its `cl-errors` / `warnings` and `cl-metadata`. Choices:
+* An entry's labels (ListDatasetLabels, ContainsLabels, TotalLabels, the 250-label limit)
+  are its *usable* labels: those training would use. A line made invalid by an error (a
+  missing image, no valid label attribute, ...) is stored, with HasErrors, but has no
+  labels and is not Labeled; an invalid box or attribute only takes its own labels away.
+  (Spec 02 §4.2's one `cl-metadata` example shows `is_labeled: true` on an invalid line;
+  it is marked unclear there, and Labeled is kept consistent with ContainsLabels here.)
+* Lines without a usable source-ref (not JSON, missing or non-`s3://` source-ref, over
+  100,000 characters) and duplicate source-refs are dropped (spec 01 §7.2). Dropped plus
+  invalid lines above 20 % of the lines fail the operation with
+  ERROR_TOO_MANY_RECORDS_IN_ERROR (the cumulative rule of spec 01 §4.6); so do missing
+  or unreadable images above 20 % (with a message saying so). Below that, entries keep
+  their ERROR_INVALID_IMAGE.
+* All images of a dataset must be in one bucket: a manifest or update that brings a
+  second one fails with ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS.
+* The minimum label counts are training rules (spec 02 §2.4, counted after a split), not
+  dataset rules: a dataset may hold one label, or none.
+* `validate_images=False` skips the image checks (for stores without the images).
 """
 
 from __future__ import annotations
@@ -36,6 +57,7 @@ from labelgate.backends.local import dataset_jobs as jobs
 from labelgate.backends.local.arns import ArnFactory, creation_time
 from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.dataset_jobs import DatasetJobs, JobInterrupted, TagStore
+from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import ManifestLimits
 from labelgate.backends.local.pagination import PageTokens, page_size
 from labelgate.backends.local.projects import find_project
@@ -109,6 +131,7 @@ class DatasetService:
         tags: TagStore,
         *,
         limits: ManifestLimits | None = None,
+        validate_images: bool = True,
         batch_size: int = 500,
         max_concurrent_jobs: int = 4,
     ) -> None:
@@ -119,8 +142,9 @@ class DatasetService:
         self._tags = tags
         self._stop = threading.Event()
         self._jobs = DatasetJobs(
-            db, blobs, tags, limits=limits or ManifestLimits(), batch_size=batch_size,
-            stop=self._stop,
+            db, blobs, tags, limits=limits or ManifestLimits(),
+            images=ImageProbe(blobs) if validate_images else None,
+            batch_size=batch_size, stop=self._stop,
         )
         self._tasks: dict[int, asyncio.Task[None]] = {}  # dataset id -> its job runner
         self._again: set[int] = set()  # datasets whose runner must look for a new job

@@ -9,6 +9,7 @@ bounded, until the dataset leaves *_IN_PROGRESS.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 import time
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local import dataset_jobs
 from labelgate.backends.local.arns import ArnFactory
-from labelgate.backends.local.blobs import LocalBlobStore
+from labelgate.backends.local.blobs import LocalBlobStore, parse_s3_uri
 from labelgate.backends.local.datasets import DatasetService
 from labelgate.backends.local.manifests import ManifestLimits
 from labelgate.backends.local.pagination import PageTokens
@@ -91,6 +93,15 @@ def labelled(n: int, labels: int = 4, prefix: str = "img") -> list[str]:
     return [cls_line(f"s3://img-bkt/{prefix}{i}.jpg", f"label{i % labels}") for i in range(n)]
 
 
+def _tiny_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+TINY_PNG = _tiny_png()
+
+
 # --- the environment -----------------------------------------------------------------------------
 
 
@@ -145,8 +156,21 @@ class Env:
         self.store(work)
         return arn
 
-    def manifest(self, lines: list[str] | bytes, key: str = "train.manifest") -> pb.S3Object:
+    def put_images(self, data: bytes) -> None:
+        """A valid 64x64 PNG at every s3:// source-ref the lines name (images are probed)."""
+        for text in data.decode(errors="replace").splitlines():
+            try:
+                bucket, key = parse_s3_uri(json.loads(text)["source-ref"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            if not self.blobs.exists(bucket, key):
+                self.blobs.put(bucket, key, TINY_PNG)
+
+    def manifest(self, lines: list[str] | bytes, key: str = "train.manifest",
+                 *, images: bool = True) -> pb.S3Object:
         data = lines if isinstance(lines, bytes) else "\n".join(lines).encode()
+        if images:
+            self.put_images(data)
         self.blobs.put(BUCKET, key, data)
         return pb.S3Object(bucket=BUCKET, name=key)
 
@@ -222,8 +246,10 @@ class Env:
         return {d.label_name: (d.label_stats.entry_count, d.label_stats.bounding_box_count)
                 for d in response.dataset_label_descriptions}
 
-    def update(self, arn: str, lines: list[str] | bytes) -> None:
+    def update(self, arn: str, lines: list[str] | bytes, *, images: bool = True) -> None:
         data = lines if isinstance(lines, bytes) else "\n".join(lines).encode()
+        if images:
+            self.put_images(data)
         self.api.update_dataset_entries(
             pb.UpdateDatasetEntriesRequest(dataset_arn=arn, changes={"ground_truth": data})
         )
@@ -480,16 +506,18 @@ def test_unexpected_failure_is_create_failed_service_error(env, project, monkeyp
 
 
 def test_copy_dataset_from_another_project_copies_entries_and_labels(env, project):
+    # One invalid line in five: at the 20 % limit, so the import completes.
     source = env.imported(env.project("origin"), [
         cls_line("s3://img-bkt/a.jpg", "cat"), box_line("s3://img-bkt/b.jpg", "dog", "dog"),
-        error_line("s3://img-bkt/c.jpg"),
+        error_line("s3://img-bkt/c.jpg"), cls_line("s3://img-bkt/d.jpg", "cat"),
+        json.dumps({"source-ref": "s3://img-bkt/e.jpg"}),
     ])
     copy = env.create(project, TEST, source_arn=source)
     description = env.wait(copy)
     assert status(description) == "CREATE_COMPLETE"
-    assert stats(description) == stats(env.describe(source)) == (3, 2, 2, 1)
+    assert stats(description) == stats(env.describe(source)) == (5, 3, 2, 1)
     assert env.entries(copy) == env.entries(source)
-    assert env.labels(copy) == env.labels(source) == {"cat": (1, 0), "dog": (1, 1)}
+    assert env.labels(copy) == env.labels(source) == {"cat": (2, 0), "dog": (1, 1)}
     assert env.refs(copy, contains_labels=["dog"]) == ["s3://img-bkt/b.jpg"]
 
 
@@ -511,6 +539,127 @@ def test_copy_from_a_dataset_that_is_not_ready_is_resource_not_ready(env, projec
 def test_describe_unknown_dataset_is_resource_not_found(env, project):
     with pytest.raises(ResourceNotFoundException):
         env.describe(env.arns.dataset("proj", "TRAIN"))
+
+
+# --- validation of entries: images, buckets, the 20 % rule (spec 01 §4.6, §7; spec 02 §2.5) -------
+
+INVALID_IMAGE = {"code": "ERROR_INVALID_IMAGE",
+                 "message": "The image is invalid. Check S3 path and/or image properties."}
+
+
+def import_without(env: Env, project_arn: str, lines: list[str], *missing: str,
+                   key: str = "train.manifest") -> str:
+    """Import `lines` after deleting the images named in `missing` (keys in img-bkt)."""
+    manifest = env.manifest(lines, key)
+    for name in missing:
+        env.blobs.delete("img-bkt", name)
+    return env.create(project_arn, manifest=manifest)
+
+
+def test_missing_images_up_to_20_percent_are_error_entries_without_labels(env, project):
+    lines = [*labelled(8), cls_line("s3://img-bkt/gone1.jpg", "lost"),
+             box_line("s3://img-bkt/gone2.jpg", "lost")]
+    arn = import_without(env, project, lines, "gone1.jpg", "gone2.jpg")
+    description = env.wait(arn)
+    assert status(description) == "CREATE_COMPLETE"
+    assert stats(description) == (10, 8, 4, 2)  # total, labelled, labels, with errors
+    errored = env.entries(arn, has_errors=True)
+    assert [e["source-ref"] for e in errored] == ["s3://img-bkt/gone1.jpg",
+                                                  "s3://img-bkt/gone2.jpg"]
+    assert all(e["cl-errors"] == [INVALID_IMAGE] for e in errored)
+    assert all(e["cl-metadata"] == {"is_labeled": False} for e in errored)
+    assert "lost" not in env.labels(arn)  # an invalid line's labels are not the dataset's
+    assert env.refs(arn, contains_labels=["lost"]) == []
+    assert len(env.refs(arn, labeled=False)) == 2
+
+
+def test_missing_images_over_20_percent_fail_the_import(env, project):
+    lines = labelled(7) + [cls_line(f"s3://img-bkt/gone{i}.jpg", "lost") for i in range(3)]
+    arn = import_without(env, project, lines, "gone0.jpg", "gone1.jpg", "gone2.jpg")
+    description = env.wait(arn)
+    assert status(description) == "CREATE_FAILED"
+    assert code(description) == "CLIENT_ERROR"
+    assert description.status_message.startswith(
+        "ERROR_TOO_MANY_RECORDS_IN_ERROR: The manifest file has too many terminal errors. "
+        "3 of 10 lines reference images that are missing or cannot be read")
+    assert stats(description) == (0, 0, 0, 0)
+
+
+def test_the_20_percent_rule_is_cumulative_over_every_kind_of_bad_line(env, project):
+    images = [cls_line(f"s3://img-bkt/gone{i}.jpg", "x") for i in range(3)]
+    bad_json = ["{not json"] * 3
+    # 15 % missing images alone, or 15 % bad JSON alone, pass ...
+    assert status(env.wait(import_without(env, env.project("p1"), labelled(17) + images,
+                                          "gone0.jpg", "gone1.jpg", "gone2.jpg",
+                                          key="m1"))) == "CREATE_COMPLETE"
+    assert status(env.wait(env.create(env.project("p2"), manifest=env.manifest(
+        labelled(17) + bad_json, "m2")))) == "CREATE_COMPLETE"
+    # ... together they are 30 %.
+    description = env.wait(import_without(env, project, labelled(14) + images + bad_json,
+                                          "gone0.jpg", "gone1.jpg", "gone2.jpg", key="m3"))
+    assert status(description) == "CREATE_FAILED"
+    assert description.status_message.startswith("ERROR_TOO_MANY_RECORDS_IN_ERROR:")
+    assert "6 of 20 lines are invalid" in description.status_message
+
+
+def test_a_file_that_is_not_an_image_is_an_error_entry(env, project):
+    lines = [*labelled(9), cls_line("s3://img-bkt/fake.png", "fake")]
+    manifest = env.manifest(lines)
+    env.blobs.put("img-bkt", "fake.png", b"not an image at all")
+    arn = env.create(project, manifest=manifest)
+    assert stats(env.wait(arn)) == (10, 9, 4, 1)
+    (entry,) = env.entries(arn, has_errors=True)
+    assert entry["cl-errors"] == [INVALID_IMAGE]
+
+
+def test_images_in_two_buckets_fail_the_import(env, project):
+    lines = [*labelled(5), cls_line("s3://other-bkt/x.jpg", "cat")]
+    description = env.wait(env.create(project, manifest=env.manifest(lines)))
+    assert status(description) == "CREATE_FAILED"
+    assert code(description) == "CLIENT_ERROR"
+    assert description.status_message.startswith(
+        "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: The manifest file contains images from multiple "
+        "S3 buckets.")
+
+
+def test_update_bringing_a_second_bucket_fails_and_changes_nothing(env, project):
+    arn = env.imported(project, labelled(5))
+    before = env.entries(arn)
+    env.update(arn, [cls_line("s3://other-bkt/x.jpg", "cat")])
+    description = env.wait(arn)
+    assert status(description) == "UPDATE_FAILED"
+    assert description.status_message.startswith("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS:")
+    assert env.entries(arn) == before
+
+
+def test_an_off_frame_box_keeps_the_other_labels_and_flags_the_entry(env, project):
+    line = json.loads(box_line("s3://img-bkt/b.jpg", "bolt", "nut"))
+    line["bb"]["annotations"][0]["left"] = -10
+    arn = env.imported(project, [cls_line("s3://img-bkt/a.jpg", "cat"), json.dumps(line)])
+    assert stats(env.describe(arn)) == (2, 2, 2, 1)
+    assert env.labels(arn) == {"cat": (1, 0), "nut": (1, 1)}
+    (entry,) = env.entries(arn, has_errors=True)
+    assert entry["bb"]["annotations"][0]["cl-errors"][0]["code"] == "ERROR_INVALID_BOUNDING_BOX"
+    assert entry["cl-metadata"] == {"is_labeled": True}
+
+
+def test_a_listed_entry_fixed_and_sent_back_loses_its_errors(env, project):
+    arn = import_without(env, project, [*labelled(4), cls_line("s3://img-bkt/late.jpg", "late")],
+                         "late.jpg")
+    env.wait(arn)
+    (entry,) = env.entries(arn, has_errors=True)
+    env.blobs.put("img-bkt", "late.jpg", TINY_PNG)  # the image arrives
+    env.update(arn, [json.dumps(entry)], images=False)
+    assert stats(env.wait(arn)) == (5, 5, 5, 0)
+    (fixed,) = env.entries(arn, source_ref_contains="late.jpg")
+    assert "cl-errors" not in fixed and fixed["cl-metadata"] == {"is_labeled": True}
+    assert env.labels(arn)["late"] == (1, 0)
+
+
+def test_image_validation_can_be_turned_off(env, project):
+    api = env.new_api(validate_images=False)
+    arn = env.create(project, manifest=env.manifest(labelled(5), images=False), api=api)
+    assert stats(env.wait(arn)) == (5, 5, 4, 0)
 
 
 # --- ListDatasetEntries --------------------------------------------------------------------------
@@ -681,6 +830,7 @@ def test_update_replaces_by_source_ref_and_adds_new_entries(env, project):
 
 def test_update_returns_with_update_in_progress_committed(env, project):
     arn = env.create(project)
+    env.put_images(cls_line("s3://img-bkt/a.jpg", "x").encode())
 
     async def update_and_look() -> str:
         request = pb.UpdateDatasetEntriesRequest(
@@ -742,6 +892,7 @@ def test_update_past_the_dataset_size_limit_fails_and_changes_nothing(env, proje
     api = env.new_api(limits=ManifestLimits(max_rows=5))
     arn = env.create(project, manifest=env.manifest(labelled(5)), api=api)
     env.wait(arn)
+    env.put_images(cls_line("s3://img-bkt/n.jpg", "new").encode())
     api.update_dataset_entries(pb.UpdateDatasetEntriesRequest(
         dataset_arn=arn, changes={"ground_truth": cls_line("s3://img-bkt/n.jpg", "new").encode()}
     ))
@@ -755,6 +906,7 @@ def test_update_past_the_label_limit_fails_and_changes_nothing(env, project):
     api = env.new_api(limits=ManifestLimits(max_labels=3))
     arn = env.create(project, manifest=env.manifest(labelled(6, labels=3)), api=api)
     env.wait(arn)
+    env.put_images(cls_line("s3://img-bkt/n.jpg", "new").encode())
     api.update_dataset_entries(pb.UpdateDatasetEntriesRequest(
         dataset_arn=arn, changes={"ground_truth": cls_line("s3://img-bkt/n.jpg", "new").encode()}
     ))
@@ -960,6 +1112,7 @@ def test_resume_restarts_every_kind_of_pending_job(env, project):
     copying = env.seed_dataset(project, "TEST", status="CREATE_IN_PROGRESS",
                                pending_job={"kind": "copy", "source_arn": source})
     deleting = env.seed_dataset(env.project("gone"), status="DELETE_IN_PROGRESS")
+    env.put_images(cls_line("s3://img-bkt/u.jpg", "u").encode())
     updating = env.seed_dataset(env.project("upd"), status="UPDATE_IN_PROGRESS", pending_job={
         "kind": "update",
         "changes": dataset_jobs.encode_changes(cls_line("s3://img-bkt/u.jpg", "u").encode()),

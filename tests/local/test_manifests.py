@@ -1,4 +1,7 @@
-"""The manifest reader and line parser (spec 01 §4, §7; spec 02 §2.5, §4.2)."""
+"""The manifest reader, the dataset-entries flavour of the line validator (`cl-errors`,
+`cl-metadata`) and the dataset import's tally (spec 01 §4, §7; spec 02 §2.5, §4.2).
+
+The per-code corpus, with images, is test_validation_corpus.py."""
 
 from __future__ import annotations
 
@@ -7,17 +10,18 @@ import json
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from labelgate.backends.local.blobs import LocalBlobStore
+from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import (
     ManifestFileError,
     ManifestLimits,
     ManifestReader,
     ManifestTally,
-    ParsedEntry,
-    TerminalLineError,
     iter_entries,
-    parse_entry,
 )
+from labelgate.backends.local.validation import CheckedLine, LineValidator
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
@@ -68,11 +72,17 @@ def detection(
     }
 
 
-def parse(obj: dict) -> ParsedEntry:
+def parse_entry(text: str | None) -> CheckedLine:
+    """One line in the dataset-entries flavour, without image checks."""
+    validator = LineValidator(error_key="cl-errors")
+    return validator.finish(validator.begin(1, text))
+
+
+def parse(obj: dict) -> CheckedLine:
     return parse_entry(json.dumps(obj))
 
 
-def codes(entry: ParsedEntry) -> list[str]:
+def codes(entry: CheckedLine) -> list[str]:
     return [issue.code for issue in entry.errors]
 
 
@@ -110,16 +120,16 @@ def test_image_size_object_form_is_accepted():
 
 def test_stored_line_is_compact_json_with_cl_metadata():
     entry = parse(classification("s3://bkt/a.jpg", "cat"))
-    stored = json.loads(entry.line)
+    stored = json.loads(entry.output_line)
     assert stored["cl-metadata"] == {"is_labeled": True}
-    assert " " not in entry.line.replace("labeling-job/x", "")
+    assert " " not in entry.output_line.replace("labeling-job/x", "")
     assert list(stored)[:3] == ["source-ref", "label0", "label0-metadata"]  # input order kept
 
 
 def test_line_separators_inside_strings_stay_escaped():
     entry = parse(classification("s3://bkt/a\u2028b.jpg", "cat"))
-    assert "\u2028" not in entry.line
-    assert json.loads(entry.line)["source-ref"] == "s3://bkt/a\u2028b.jpg"
+    assert "\u2028" not in entry.output_line
+    assert json.loads(entry.output_line)["source-ref"] == "s3://bkt/a\u2028b.jpg"
 
 
 # --- keys the service writes are stripped and recomputed ----------------------------------------
@@ -136,8 +146,8 @@ def test_service_keys_are_stripped_and_recomputed():
     obj["bb"]["annotations"][0]["errors"] = stale
     obj["bb-metadata"]["cl-errors"] = stale
     entry = parse(obj)
-    assert "ERROR_STALE" not in entry.line
-    assert json.loads(entry.line)["cl-metadata"] == {"is_labeled": True}
+    assert "ERROR_STALE" not in entry.output_line
+    assert json.loads(entry.output_line)["cl-metadata"] == {"is_labeled": True}
     assert not entry.has_errors
 
 
@@ -147,17 +157,17 @@ def test_an_attribute_named_errors_is_a_label_attribute_not_a_service_key():
     obj["errors-metadata"] = obj.pop("x0-metadata")
     entry = parse(obj)
     assert entry.labels == {"cat": 0}
-    assert "errors-metadata" in json.loads(entry.line)
+    assert "errors-metadata" in json.loads(entry.output_line)
 
 
 def test_round_trip_of_a_listed_line_is_stable():
     first = parse(detection(boxes=[(0, -5, 0, 10, 10), (0, 1, 1, 10, 10)]))
-    second = parse_entry(first.line)
-    assert second.line == first.line
+    second = parse_entry(first.output_line)
+    assert second.output_line == first.output_line
     assert codes(second) == codes(first) == ["ERROR_INVALID_BOUNDING_BOX"]
 
 
-# --- terminal content errors: the line is dropped ------------------------------------------------
+# --- terminal content errors: the dataset drops the line (spec 01 §7.2) -------------------------
 
 
 @pytest.mark.parametrize(
@@ -173,17 +183,21 @@ def test_round_trip_of_a_listed_line_is_stable():
         ('{"source-ref": 7}', "ERROR_INVALID_SOURCE_REF_FORMAT"),
     ],
 )
-def test_terminal_content_errors_drop_the_line(line, code):
-    with pytest.raises(TerminalLineError) as caught:
-        parse_entry(line)
-    assert caught.value.code == code
+def test_lines_without_a_usable_source_ref_are_flagged_for_dropping(line, code):
+    entry = parse_entry(line)
+    assert codes(entry) == [code]
+    assert entry.unreadable_source and entry.status == "invalid"
 
 
-def test_line_over_100000_characters_is_dropped():
+def test_line_over_100000_characters_is_an_invalid_json_line():
     obj = classification()
     obj["padding"] = "x" * 100_000
-    with pytest.raises(TerminalLineError, match="longer than 100000"):
-        parse(obj)
+    entry = parse(obj)
+    assert codes(entry) == ["ERROR_INVALID_JSON_LINE"] and entry.unreadable_source
+
+
+def test_an_unreadable_line_is_an_invalid_json_line():
+    assert codes(parse_entry(None)) == ["ERROR_INVALID_JSON_LINE"]
 
 
 # --- non-terminal errors and warnings (spec 01 §7.3) ----------------------------------------------
@@ -193,13 +207,13 @@ def test_unannotated_record_warns_and_is_unlabeled():
     entry = parse({"source-ref": "s3://bkt/a.jpg"})
     assert [w.code for w in entry.warnings] == ["WARNING_UNANNOTATED_RECORD"]
     assert not entry.is_labeled and not entry.has_errors
-    assert json.loads(entry.line)["warnings"][0]["message"] == "Record is unannotated."
+    assert json.loads(entry.output_line)["warnings"][0]["message"] == "Record is unannotated."
 
 
 def test_attribute_without_metadata_is_no_label_attributes():
     entry = parse({"source-ref": "s3://bkt/a.jpg", "bounding-box": {"annotations": []}})
     assert codes(entry) == ["ERROR_NO_LABEL_ATTRIBUTES"]
-    assert json.loads(entry.line)["cl-errors"][0]["code"] == "ERROR_NO_LABEL_ATTRIBUTES"
+    assert json.loads(entry.output_line)["cl-errors"][0]["code"] == "ERROR_NO_LABEL_ATTRIBUTES"
 
 
 def test_unsupported_use_case_type_goes_into_the_metadata_cl_errors():
@@ -207,7 +221,7 @@ def test_unsupported_use_case_type_goes_into_the_metadata_cl_errors():
     obj["BB0-metadata"]["type"] = "groundtruth/wrongtype"
     entry = parse(obj)
     assert codes(entry) == ["ERROR_UNSUPPORTED_USE_CASE_TYPE", "ERROR_NO_VALID_LABEL_ATTRIBUTES"]
-    stored = json.loads(entry.line)
+    stored = json.loads(entry.output_line)
     (meta_error,) = stored["BB0-metadata"]["cl-errors"]
     assert meta_error["message"] == (
         "The use case type of the BB0-metadata label attribute metadata is unsupported. "
@@ -217,9 +231,10 @@ def test_unsupported_use_case_type_goes_into_the_metadata_cl_errors():
     assert stored["cl-metadata"] == {"is_labeled": False}
 
 
-def test_missing_class_map_id():
+def test_missing_class_map_id_stops_the_line_without_no_valid_label_attributes():
+    # A precedence error (spec 02 §2.6): nothing after it is reported.
     entry = parse(detection(class_map={"0": "capacitor"}))
-    assert codes(entry) == ["ERROR_MISSING_CLASS_MAP_ID", "ERROR_NO_VALID_LABEL_ATTRIBUTES"]
+    assert codes(entry) == ["ERROR_MISSING_CLASS_MAP_ID"]
     assert not entry.is_labeled
 
 
@@ -228,7 +243,7 @@ def test_malformed_annotations_are_invalid_label_attribute_format():
     obj["bb"]["annotations"] = "none"
     entry = parse(obj)
     assert codes(entry)[0] == "ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"
-    (error,) = json.loads(entry.line)["bb"]["cl-errors"]
+    (error,) = json.loads(entry.output_line)["bb"]["cl-errors"]
     assert "label attribute bb is invalid" in error["message"]
 
 
@@ -244,7 +259,7 @@ def test_non_integer_image_level_value_is_invalid_label_attribute_format():
     entry = parse(obj)
     assert codes(entry)[0] == "ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"
     # The attribute is a bare value, so its error sits in the metadata.
-    assert json.loads(entry.line)["label0-metadata"]["cl-errors"]
+    assert json.loads(entry.output_line)["label0-metadata"]["cl-errors"]
 
 
 def test_missing_class_name_is_invalid_metadata_format():
@@ -258,7 +273,7 @@ def test_metadata_that_is_not_an_object_is_invalid_metadata_format_at_line_level
     obj["label0-metadata"] = "oops"
     entry = parse(obj)
     assert codes(entry)[0] == "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT"
-    assert json.loads(entry.line)["cl-errors"][0]["code"] == (
+    assert json.loads(entry.output_line)["cl-errors"][0]["code"] == (
         "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT"
     )
 
@@ -280,7 +295,7 @@ def test_off_frame_box_is_dropped_and_the_others_still_count():
                                    (0, 1000, 10, 100, 10)]))
     assert codes(entry) == ["ERROR_INVALID_BOUNDING_BOX", "ERROR_INVALID_BOUNDING_BOX"]
     assert entry.labels == {"led": 1}
-    annotations = json.loads(entry.line)["bb"]["annotations"]
+    annotations = json.loads(entry.output_line)["bb"]["annotations"]
     assert annotations[0]["cl-errors"][0]["message"] == "The bounding box has off frame values."
     assert "cl-errors" not in annotations[1]
 
@@ -307,7 +322,7 @@ def test_empty_annotations_warn_and_leave_the_image_unlabeled():
     assert sorted(w.code for w in entry.warnings) == [
         "WARNING_NO_ANNOTATIONS", "WARNING_NO_ATTRIBUTE_ANNOTATIONS",
     ]
-    stored = json.loads(entry.line)
+    stored = json.loads(entry.output_line)
     assert stored["bb"]["warnings"][0]["message"] == "No attribute annotations were found."
     assert stored["warnings"][0]["message"] == "No annotations were found."
     assert not entry.is_labeled and not entry.has_errors
@@ -372,10 +387,10 @@ def test_reader_stops_once_the_size_limit_is_exceeded():
 # --- whole manifests ------------------------------------------------------------------------------
 
 
-def scan(lines: list[str], **limits: Any) -> tuple[list[ParsedEntry], ManifestTally]:
+def scan(lines: list[str], **limits: Any) -> tuple[list[CheckedLine], ManifestTally]:
     tally = ManifestTally(ManifestLimits(**limits))
     data = "\n".join(lines).encode()
-    entries = list(iter_entries(io.BytesIO(data), tally))
+    entries = list(iter_entries(ManifestReader(io.BytesIO(data)), tally, images=None))
     tally.finish()
     return entries, tally
 
@@ -418,3 +433,65 @@ def test_row_limit_stops_reading():
         scan([good(i) for i in range(6)], max_rows=5)
     assert caught.value.code == "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
     assert str(caught.value).startswith("ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: ")
+
+
+def test_invalid_stored_lines_count_toward_the_20_percent_with_dropped_ones():
+    invalid = json.dumps(detection("s3://bkt/x.jpg", boxes=[(0, -1, 0, 5, 5)]))
+    entries, tally = scan([good(i) for i in range(8)] + [invalid, "bad"])
+    assert len(entries) == 9 and tally.invalid == 1 and tally.dropped == 1
+    with pytest.raises(ManifestFileError, match="3 of 10 lines are invalid"):
+        scan([good(i) for i in range(7)] + [invalid, invalid.replace("x.jpg", "y.jpg"), "bad"])
+
+
+def test_ignored_lines_do_not_count_toward_the_20_percent():
+    unannotated = [json.dumps({"source-ref": f"s3://bkt/u{i}.jpg"}) for i in range(5)]
+    entries, tally = scan([good(i) for i in range(5)] + unannotated)
+    assert len(entries) == 10 and tally.invalid == tally.dropped == 0
+
+
+def test_images_from_a_second_bucket_fail_the_manifest():
+    lines = [good(1), json.dumps(classification("s3://other-bkt/2.jpg", "cat"))]
+    with pytest.raises(ManifestFileError) as caught:
+        scan(lines)
+    assert caught.value.code == "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"
+    assert caught.value.message == "The manifest file contains images from multiple S3 buckets."
+
+
+def test_a_dropped_duplicate_is_uncounted_as_stored():
+    tally = ManifestTally()
+    invalid = parse(detection("s3://bkt/x.jpg", boxes=[(0, -1, 0, 5, 5)]))
+    tally.lines = 1
+    assert tally.count(invalid) and tally.invalid == 1
+    tally.drop(invalid)
+    assert (tally.invalid, tally.dropped) == (0, 1)
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_missing_images_up_to_20_percent_keep_their_invalid_image_errors(tmp_path):
+    blobs = LocalBlobStore(tmp_path)
+    for i in range(8):
+        blobs.put("bkt", f"{i}.jpg", _png())
+    lines = [good(i) for i in range(10)]  # 8 and 9 have no image
+    tally = ManifestTally()
+    reader = ManifestReader(io.BytesIO("\n".join(lines).encode()))
+    entries = list(iter_entries(reader, tally, images=ImageProbe(blobs)))
+    tally.finish()
+    assert tally.missing_images == 2 and len(entries) == 10
+    stored = json.loads(entries[9].output_line)
+    assert stored["cl-errors"] == [{
+        "code": "ERROR_INVALID_IMAGE",
+        "message": "The image is invalid. Check S3 path and/or image properties."}]
+    assert stored["cl-metadata"] == {"is_labeled": False} and not entries[9].labels
+    # One more missing image passes 20 %.
+    blobs.delete("bkt", "7.jpg")
+    tally = ManifestTally()
+    reader = ManifestReader(io.BytesIO("\n".join(lines).encode()))
+    list(iter_entries(reader, tally, images=ImageProbe(blobs)))
+    with pytest.raises(ManifestFileError, match="3 of 10 lines reference images that are "
+                                                "missing or cannot be read"):
+        tally.finish()
