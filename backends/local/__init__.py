@@ -26,6 +26,7 @@ from labelgate.backends.local.projects import ProjectService
 from labelgate.backends.local.store.db import Database, default_url
 from labelgate.backends.local.store.models import Setting
 from labelgate.backends.local.tags import TagService
+from labelgate.backends.local.training import TrainingService
 from labelgate.backends.local.versions import VersionService
 from labelgate.v1 import custom_labels_pb2 as pb
 
@@ -125,13 +126,16 @@ class LocalBackend(BackendBase):
         self.versions = VersionService(db, pages, self.tags)
         self.policies = PolicyService(db, pages, max_policies=self.max_project_policies)
         self.datasets = DatasetService(db, blobs, self.arns, pages, self.tags)
+        self.training = TrainingService(db, blobs, self.arns, self.tags)
         self.db = db
         await self.datasets.resume()
+        await self.training.resume()
 
     async def stop(self) -> None:
         if self.db is None:
             return
         try:
+            await self.training.close()
             await self.datasets.close()
         finally:
             self.db.close()
@@ -156,7 +160,12 @@ class LocalBackend(BackendBase):
     ) -> pb.DeleteProjectResponse:
         return await self.projects.delete_project(request, context)
 
-    # Models (project versions): create/start/stop/copy/detect stay UNIMPLEMENTED for now.
+    # Models (project versions): start/stop/copy/detect stay UNIMPLEMENTED for now.
+    async def create_project_version(
+        self, request: pb.CreateProjectVersionRequest, context: RequestContext
+    ) -> pb.CreateProjectVersionResponse:
+        return await self.training.create_project_version(request, context)
+
     async def describe_project_versions(
         self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
     ) -> pb.DescribeProjectVersionsResponse:

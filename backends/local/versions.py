@@ -1,12 +1,19 @@
 """DescribeProjectVersions and DeleteProjectVersion over the `project_versions` table.
 
-Training, start/stop, copy and detect live elsewhere (and answer UNIMPLEMENTED until they
-do); this module only reads and deletes the rows they write. When they add columns, the
-matching ProjectVersionDescription fields belong in `describe_version`.
+Training (training/), start/stop, copy and detect live elsewhere (the last four answer
+UNIMPLEMENTED until they exist); this module only reads and deletes the rows they write.
+When they add columns, the matching ProjectVersionDescription fields belong in
+`describe_version`.
+
+DeleteProjectVersion leaves the training outputs under the version's OutputConfig alone:
+they are the user's files in the user's bucket, and AWS does not delete them either.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf.message import Message
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -41,15 +48,34 @@ def describe_version(version: ProjectVersion, project: Project) -> pb.ProjectVer
         desc.max_inference_units = version.max_inference_units
     if version.output_config is not None:
         # Stored in its AWS shape ({"S3Bucket": ..., "S3KeyPrefix": ...}).
-        from_aws(version.output_config, desc.output_config)
-        desc.output_config.SetInParent()
+        _set_message(desc.output_config, version.output_config)
     if version.kms_key_id is not None:
         desc.kms_key_id = version.kms_key_id
     if version.source_project_version_arn is not None:
         desc.source_project_version_arn = version.source_project_version_arn
     if version.description is not None:
         desc.version_description = version.description
+    if version.feature_config is not None:
+        _set_message(desc.feature_config, version.feature_config)
+    # Training (training/): Input from creation on, Validation and ManifestSummary once the
+    # validation stage wrote its files (never after a manifest file error, spec 02 §1.4).
+    if version.training_data_result is not None:
+        _set_message(desc.training_data_result, version.training_data_result)
+    if version.testing_data_result is not None:
+        _set_message(desc.testing_data_result, version.testing_data_result)
+    if version.manifest_summary is not None:
+        _set_message(desc.manifest_summary, version.manifest_summary)
+    if version.training_ended_at is not None:
+        set_timestamp(desc.training_end_timestamp, version.training_ended_at)
+    if version.billable_training_seconds is not None:  # only a trained model is billed
+        desc.billable_training_time_in_seconds = version.billable_training_seconds
     return desc
+
+
+def _set_message(field: Message, stored: dict[str, Any]) -> None:
+    """Fill a sub-message from its stored AWS shape; present even when the shape is `{}`."""
+    from_aws(stored, field)
+    field.SetInParent()
 
 
 class VersionService:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from labelgate.cli._parser import EXIT_PARAM, EXIT_SERVICE
-from tests.client.samples import classification_manifest
+from tests.client.samples import classification_manifest, put_sample_images
 
 testing = pytest.importorskip("labelgate.server.testing")
 
@@ -58,9 +58,10 @@ def test_invalid_project_name_is_a_service_validation_error(run):
     assert result.err.split(":")[0] in ("ValidationException", "InvalidParameterException")
 
 
-def test_create_dataset_from_a_local_manifest_then_list(run, tmp_path):
+def test_create_dataset_from_a_local_manifest_then_list(run, gateway, tmp_path):
     manifest = tmp_path / "train.manifest"
     manifest.write_bytes(classification_manifest(6))
+    put_sample_images(gateway.data_dir, classification_manifest(6))
     project = run("create-project", "--project-name", "e2e-cli-dataset").json["ProjectArn"]
     created = run("create-dataset", "--project-arn", project, "--dataset-type", "TRAIN",
                   "--manifest", str(manifest), "--wait-delay", "0.05")

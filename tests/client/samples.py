@@ -1,12 +1,14 @@
 """Small, valid inputs shared by the client and CLI end-to-end tests."""
 
+import io
 import json
+from pathlib import Path
 
 
 def classification_manifest(n: int = 6) -> bytes:
     """A valid Ground Truth image-classification manifest, labels alternating cat/dog.
 
-    The local backend reads source-refs as text; no image has to exist for a dataset."""
+    Datasets validate their images: put them first with `put_sample_images`."""
     lines = []
     for i in range(n):
         label = ("cat", "dog")[i % 2]
@@ -19,3 +21,22 @@ def classification_manifest(n: int = 6) -> bytes:
                 "type": "groundtruth/image-classification"},
         }))
     return ("\n".join(lines) + "\n").encode()
+
+
+def tiny_png() -> bytes:
+    """A valid 64x64 PNG, the smallest image the image checks accept."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (40, 110, 170)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def put_sample_images(data_dir: Path, manifest: bytes) -> None:
+    """An image in the gateway's local blob store for every source-ref of `manifest`."""
+    image = tiny_png()
+    for line in manifest.decode().splitlines():
+        bucket, key = json.loads(line)["source-ref"].removeprefix("s3://").split("/", 1)
+        path = Path(data_dir) / "s3" / bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image)

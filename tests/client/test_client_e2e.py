@@ -7,7 +7,7 @@ import pytest
 
 from labelgate import errors
 from labelgate.client import Client, LabelgateConnectionError
-from tests.client.samples import classification_manifest
+from tests.client.samples import classification_manifest, put_sample_images
 
 testing = pytest.importorskip("labelgate.server.testing")
 
@@ -54,7 +54,8 @@ def test_server_side_validation_error(client):
         client.describe_projects(max_results=1000)
 
 
-def test_dataset_from_entries_then_list_entries_and_labels(client):
+def test_dataset_from_entries_then_list_entries_and_labels(client, gateway):
+    put_sample_images(gateway.data_dir, classification_manifest())
     project = client.create_project(project_name="e2e-client-dataset").project_arn
     arn = client.create_dataset(project_arn=project, dataset_type="TRAIN").dataset_arn
     client.wait_dataset_created(arn, **FAST)

@@ -17,6 +17,7 @@ from labelgate import errors
 from labelgate.client import Client
 from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
+from tests.client.samples import tiny_png
 
 WAIT = {"delay": 0.05, "max_attempts": 400}
 BUCKET = "e2e"
@@ -56,6 +57,7 @@ def _manifest(lines: list[dict]) -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
+IMAGE = tiny_png()
 TRAIN_LINES = (
     [_line(f"cat{i}", "cat") for i in range(10)]
     + [_line(f"dog{i}", "dog") for i in range(10)]
@@ -86,11 +88,18 @@ def _project(client: Client, name: str) -> str:
     return client.create_project(project_name=name).project_arn
 
 
+def _put_images(gateway, lines: list[dict]) -> None:
+    """The images the lines name: datasets validate them (spec 02 §2.5 ERROR_INVALID_IMAGE)."""
+    for line in lines:
+        _put_blob(gateway, line["source-ref"].removeprefix(f"s3://{BUCKET}/"), IMAGE)
+
+
 def _dataset(
     client: Client, gateway, project: str, kind: str = "TRAIN", lines: list[dict] | None = None
 ) -> str:
     source = None
     if lines is not None:
+        _put_images(gateway, lines)
         source = _put_blob(gateway, f"{project.split('/')[1]}-{kind}.manifest", _manifest(lines))
     arn = client.create_dataset(
         project_arn=project, dataset_type=kind, dataset_source=source
@@ -291,6 +300,7 @@ def test_list_dataset_labels_counts_entries_and_boxes(client, gateway):
 def test_update_dataset_entries_adds_and_replaces_by_source_ref(client, gateway):
     project = _project(client, "d-update")
     arn = _dataset(client, gateway, project, lines=TRAIN_LINES)
+    _put_images(gateway, [_line("new1", "fish")])
     changes = _manifest([_line("cat0", "dog"), _line("new1", "fish")])
     client.update_dataset_entries(dataset_arn=arn, changes={"GroundTruth": changes})
     status = client.describe_dataset(dataset_arn=arn).dataset_description.status
@@ -379,13 +389,18 @@ def test_delete_unknown_project_version_is_resource_not_found(client):
         client.delete_project_version(project_version_arn=missing)
 
 
-def test_training_and_serving_operations_answer_unimplemented_until_their_issues_land(client):
+def test_create_project_version_without_a_training_dataset_is_invalid(client):
+    project = _project(client, "m-no-data")
+    with pytest.raises(errors.InvalidParameterException):
+        client.create_project_version(
+            project_arn=project, version_name="v1", output_config={"S3Bucket": "out"}
+        )
+
+
+def test_serving_operations_answer_unimplemented_until_their_issues_land(client):
     project = _project(client, "m-unimplemented")
     version = project.rsplit("/", 1)[0] + "/version/v1/1700000000000"
     calls = [
-        lambda: client.create_project_version(
-            project_arn=project, version_name="v1", output_config={"S3Bucket": "out"}
-        ),
         lambda: client.start_project_version(project_version_arn=version, min_inference_units=1),
         lambda: client.stop_project_version(project_version_arn=version),
         lambda: client.detect_custom_labels(

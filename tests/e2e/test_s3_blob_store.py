@@ -15,7 +15,7 @@ from labelgate import errors
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
-from tests.e2e.test_control_plane_over_grpc import TRAIN_LINES, WAIT, _manifest
+from tests.e2e.test_control_plane_over_grpc import BUCKET, IMAGE, TRAIN_LINES, WAIT, _manifest
 from tests.fixtures_s3 import moto_s3_server
 
 CREDENTIALS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing"}
@@ -33,6 +33,10 @@ def test_dataset_from_a_manifest_in_an_s3_compatible_store(s3_endpoint, tmp_path
                       aws_access_key_id="testing", aws_secret_access_key="testing")
     s3.create_bucket(Bucket="datasets")
     s3.put_object(Bucket="datasets", Key="cats/train.manifest", Body=_manifest(TRAIN_LINES))
+    s3.create_bucket(Bucket=BUCKET)  # the images: datasets validate them
+    for line in TRAIN_LINES:
+        s3.put_object(Bucket=BUCKET, Key=line["source-ref"].removeprefix(f"s3://{BUCKET}/"),
+                      Body=IMAGE)
     local = {"blob_store": "s3", "s3_endpoint_url": s3_endpoint, "s3_region": "us-east-1",
              **CREDENTIALS}
     settings = Settings(data_dir=tmp_path, backends={"local": local}, shutdown_grace_seconds=1)

@@ -116,6 +116,47 @@ def test_describe_project_versions_reports_every_stored_field(local):
     }
 
 
+def test_describe_project_versions_reports_the_training_fields(local):
+    project = local.project("p")
+    validation = {"Assets": [{"GroundTruthManifest": {"S3Object": {
+        "Bucket": "out", "Name": "m/v1/validation/training_manifest_with_validation.json"}}}]}
+    testing_validation = {"Assets": [{"GroundTruthManifest": {"S3Object": {
+        "Bucket": "out", "Name": "m/v1/validation/testing_manifest_with_validation.json"}}}]}
+    training_input = {"Assets": [{"GroundTruthManifest": {"S3Object": {
+        "Bucket": "in", "Name": "train.manifest", "Version": "3"}}}]}
+    summary = {"S3Object": {"Bucket": "out", "Name": "m/v1/validation/manifest_summary.json"}}
+    ended = dt.datetime(2024, 5, 6, 8, 0, 0, tzinfo=dt.UTC)
+    local.add_version(
+        project,
+        "v1",
+        status="TRAINING_COMPLETED",
+        training_data_result={"Input": training_input, "Validation": validation},
+        testing_data_result={"Input": {"AutoCreate": True}, "Validation": testing_validation},
+        manifest_summary=summary,
+        training_ended_at=ended,
+        billable_training_seconds=3600,
+        feature_config={"ContentModeration": {"ConfidenceThreshold": 0.5}},
+    )
+    described = to_aws(describe(local, project).project_version_descriptions[0])
+    assert described["TrainingDataResult"] == {"Input": training_input, "Validation": validation}
+    assert described["TestingDataResult"] == {
+        "Input": {"AutoCreate": True}, "Validation": testing_validation
+    }
+    assert described["ManifestSummary"] == summary
+    assert described["TrainingEndTimestamp"] == ended
+    assert described["BillableTrainingTimeInSeconds"] == 3600
+    assert described["FeatureConfig"] == {"ContentModeration": {"ConfidenceThreshold": 0.5}}
+
+
+def test_describe_project_versions_shows_an_empty_training_input_as_present(local):
+    # A version trained from a dataset has no S3 input to show: `Input` is there, empty.
+    project = local.project("p")
+    local.add_version(project, "v1", training_data_result={"Input": {}})
+    (desc,) = describe(local, project).project_version_descriptions
+    assert desc.training_data_result.HasField("input")
+    assert not desc.training_data_result.HasField("validation")
+
+
 def test_describe_project_versions_always_sends_status_message(local):
     project = local.project("p")
     local.add_version(project, "v1", status="TRAINING_COMPLETED")
@@ -129,6 +170,13 @@ def test_describe_project_versions_always_sends_status_message(local):
         "kms_key_id",
         "source_project_version_arn",
         "version_description",
+        "training_data_result",
+        "testing_data_result",
+        "manifest_summary",
+        "training_end_timestamp",
+        "billable_training_time_in_seconds",
+        "evaluation_result",
+        "feature_config",
     ):
         assert not desc.HasField(absent), absent
 
@@ -241,13 +289,13 @@ def test_deleting_the_last_version_lets_the_project_be_deleted(local):
     assert response.status == pb.PROJECT_STATUS_DELETING
 
 
-# Not faked: these need the training and serving services.
+# Not faked: these need the serving and copy services (CreateProjectVersion is the training
+# service's, tests/local/test_training_validation.py).
 
 
 @pytest.mark.parametrize(
     "operation, request_type",
     [
-        ("create_project_version", pb.CreateProjectVersionRequest),
         ("start_project_version", pb.StartProjectVersionRequest),
         ("stop_project_version", pb.StopProjectVersionRequest),
         ("copy_project_version", pb.CopyProjectVersionRequest),

@@ -110,7 +110,7 @@ class EntryLabel(Base):
 
 
 class ProjectVersion(Base):
-    """A model. Training and serving issues add their columns through migrations."""
+    """A model. Training and serving add their columns through migrations."""
 
     __tablename__ = "project_versions"
     __table_args__ = (UniqueConstraint("project_id", "name"),)
@@ -128,6 +128,20 @@ class ProjectVersion(Base):
     max_inference_units: Mapped[int | None] = mapped_column(Integer, nullable=True)
     source_project_version_arn: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Training (migration 0002). The *_result and summary columns hold the AWS shapes
+    # DescribeProjectVersions returns (TrainingDataResult, TestingDataResult, the
+    # ManifestSummary GroundTruthManifest), filled in as the outputs come to exist.
+    feature_config: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    training_data_result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    testing_data_result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    manifest_summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    training_ended_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    billable_training_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What the training job works from (its inputs and stage), committed with
+    # TRAINING_IN_PROGRESS, so a restarted gateway can run it again or fail it cleanly.
+    pending_job: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     project: Mapped[Project] = relationship(back_populates="versions")
 

@@ -1,0 +1,335 @@
+"""CreateProjectVersion on the local backend, and the background job that follows it.
+
+The RPC checks the request, commits the version in TRAINING_IN_PROGRESS (`The model is
+being trained.`) together with its job (`pending_job`: the resolved inputs and the stage)
+and returns the ARN at once. The job then runs as an asyncio task: the validation stage on
+a worker thread (validation.py), then the trainer seam (trainer.py). Every end is recorded
+in one transaction that also sets TrainingEndTimestamp:
+
+* manifest file error / unwritable output: TRAINING_FAILED, the bare message, no outputs;
+* content errors: TRAINING_FAILED, the first error's message, Validation + ManifestSummary;
+* validation passed: the outputs are recorded (still in progress), then the trainer runs;
+  no trainer: TRAINING_FAILED with TRAINER_NOT_AVAILABLE_MESSAGE;
+* anything unexpected: TRAINING_FAILED, `Amazon Rekognition experienced a service issue.`
+
+Restarts: `resume()` runs again every job left TRAINING_IN_PROGRESS (the stage is
+idempotent: it rewrites the same outputs), and fails a version whose job it cannot read.
+A stopping service interrupts validation between lines; the job stays pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labelgate.backends.base import RequestContext
+from labelgate.backends.local.arns import ArnFactory, creation_time
+from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.dataset_jobs import TagStore
+from labelgate.backends.local.images import ImageProbe
+from labelgate.backends.local.manifests import ManifestLimits
+from labelgate.backends.local.projects import find_project
+from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.models import Project, ProjectVersion, utcnow
+from labelgate.backends.local.training.inputs import TrainingInputs, resolve_inputs
+from labelgate.backends.local.training.outputs import OutputLocation
+from labelgate.backends.local.training.trainer import (
+    TRAINER_NOT_AVAILABLE_MESSAGE,
+    Trainer,
+    TrainerNotAvailable,
+    TrainingCompleted,
+    TrainingTarget,
+    train,
+)
+from labelgate.backends.local.training.validation import (
+    ContentFailure,
+    FileFailure,
+    JobInterrupted,
+    TrainingDataValidator,
+    ValidationOutputs,
+    ValidationPassed,
+)
+from labelgate.errors import InvalidParameterException, ResourceInUseException
+from labelgate.shapes import to_aws
+from labelgate.v1 import custom_labels_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+TRAINING_IN_PROGRESS = "TRAINING_IN_PROGRESS"
+TRAINING_COMPLETED = "TRAINING_COMPLETED"
+TRAINING_FAILED = "TRAINING_FAILED"
+IN_PROGRESS_MESSAGE = "The model is being trained."
+COMPLETED_MESSAGE = "The model is ready to run."
+SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
+
+# Stages of `pending_job`; any other (an older or newer gateway's) is failed at resume.
+VALIDATION_STAGE = "validation"
+TRAINING_STAGE = "training"
+RESUMABLE_STAGES = frozenset({VALIDATION_STAGE, TRAINING_STAGE})
+
+
+def _with_validation(result: dict[str, Any] | None, location: Any) -> dict[str, Any]:
+    """A Training/TestingDataResult with its `Validation` (one Asset, spec 02 §4.3)."""
+    return {**(result or {}), "Validation": {"Assets": [location.asset()]}}
+
+
+def _record_outputs(version: ProjectVersion, outputs: ValidationOutputs) -> None:
+    version.training_data_result = _with_validation(
+        version.training_data_result, outputs.training_validation
+    )
+    version.testing_data_result = _with_validation(
+        version.testing_data_result, outputs.testing_validation
+    )
+    version.manifest_summary = outputs.summary.ground_truth_manifest()
+
+
+class TrainingService:
+    """CreateProjectVersion and its jobs; `resume()` at backend start, `close()` at stop."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        arns: ArnFactory,
+        tags: TagStore,
+        *,
+        limits: ManifestLimits | None = None,
+        images: ImageProbe | None = None,
+        trainer: Trainer = train,
+        max_concurrent_jobs: int = 2,
+    ) -> None:
+        self._db = db
+        self._arns = arns
+        self._tags = tags
+        self._trainer = trainer
+        self._stop = threading.Event()
+        self._validator = TrainingDataValidator(
+            db=db, blobs=blobs, limits=limits or ManifestLimits(),
+            images=images or ImageProbe(blobs),
+            stop=self._stop,
+        )
+        self._tasks: dict[int, asyncio.Task[None]] = {}  # version id -> its job
+        self._max_jobs = max_concurrent_jobs
+        # Jobs get threads of their own, so a long validation never holds the default
+        # executor's threads that every request's `db.run` needs.
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- CreateProjectVersion ---------------------------------------------------------------
+    async def create_project_version(
+        self, request: pb.CreateProjectVersionRequest, context: RequestContext
+    ) -> pb.CreateProjectVersionResponse:
+        name = request.version_name
+        if not name:
+            raise InvalidParameterException("VersionName is required")
+        output = request.output_config
+        if not request.HasField("output_config") or not output.s3_bucket:
+            raise InvalidParameterException("OutputConfig needs an S3Bucket")
+        project_arn = request.project_arn
+        in_use = ResourceInUseException(
+            f"The project {project_arn} already has a model version named {name}"
+        )
+
+        def work(session: Session) -> tuple[int, str]:
+            project = find_project(session, project_arn, lock=True)
+            taken = exists().where(
+                ProjectVersion.project_id == project.id, ProjectVersion.name == name
+            )
+            if session.scalar(select(taken)):
+                raise in_use
+            inputs = resolve_inputs(session, project, request)
+            arn = self._arns.version(project.name, name)
+            version = ProjectVersion(
+                arn=arn,
+                project_id=project.id,
+                name=name,
+                status=TRAINING_IN_PROGRESS,
+                status_message=IN_PROGRESS_MESSAGE,
+                description=request.version_description or None,
+                output_config=to_aws(output),
+                kms_key_id=request.kms_key_id or None,
+                feature_config=(to_aws(request.feature_config)
+                                if request.HasField("feature_config") else None),
+                training_data_result={"Input": inputs.training_input()},
+                testing_data_result={"Input": inputs.testing_input()},
+                pending_job={"stage": VALIDATION_STAGE, "inputs": inputs.to_json()},
+                created_at=creation_time(arn),
+            )
+            session.add(version)
+            session.flush()
+            self._tags.set_tags(session, arn, dict(request.tags))
+            return version.id, arn
+
+        try:
+            version_id, arn = await self._db.run(work)
+        except IntegrityError:
+            raise in_use from None  # a concurrent create of the same name won
+        self._start_job(version_id)
+        return pb.CreateProjectVersionResponse(project_version_arn=arn)
+
+    # -- the job ------------------------------------------------------------------------------
+    def _start_job(self, version_id: int) -> None:
+        if self._stop.is_set() or version_id in self._tasks:
+            return  # stays pending in the store; resumes at the next start
+        self._tasks[version_id] = asyncio.get_running_loop().create_task(
+            self._run_job(version_id), name=f"training-job-{version_id}"
+        )
+
+    async def _run_job(self, version_id: int) -> None:
+        try:
+            await self._run_stages(version_id)
+        except JobInterrupted:
+            log.info("model version %s: training interrupted; it resumes at the next start",
+                     version_id)
+        except Exception:
+            log.exception("model version %s: training job failed", version_id)
+            await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
+        finally:
+            self._tasks.pop(version_id, None)
+
+    async def _run_stages(self, version_id: int) -> None:
+        loaded = await self._db.run(lambda s: self._load_job(s, version_id))
+        if loaded is None:
+            return  # finished meanwhile
+        target, inputs = loaded
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._max_jobs, thread_name_prefix="training")
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._validator.validate, inputs, target.output
+        )
+        if isinstance(outcome, FileFailure):
+            await self._finish(version_id, TRAINING_FAILED, outcome.message)
+            return
+        if isinstance(outcome, ContentFailure):
+            await self._finish(version_id, TRAINING_FAILED, outcome.message,
+                               outputs=outcome.outputs)
+            return
+        assert isinstance(outcome, ValidationPassed)
+        await self._enter_training(version_id, outcome.outputs)
+        try:
+            completed = await self._trainer(target, outcome.inputs)
+        except TrainerNotAvailable:
+            await self._finish(version_id, TRAINING_FAILED, TRAINER_NOT_AVAILABLE_MESSAGE)
+            return
+        await self._complete(version_id, completed)
+
+    def _load_job(self, session: Session, version_id: int
+                  ) -> tuple[TrainingTarget, TrainingInputs] | None:
+        row = session.execute(
+            select(ProjectVersion, Project.name)
+            .join(Project, Project.id == ProjectVersion.project_id)
+            .where(ProjectVersion.id == version_id,
+                   ProjectVersion.status == TRAINING_IN_PROGRESS)
+        ).first()
+        if row is None:
+            return None
+        version, project_name = row
+        job = version.pending_job or {}
+        if job.get("stage") not in RESUMABLE_STAGES or "inputs" not in job:
+            raise ValueError(f"unreadable training job {job!r}")
+        target = TrainingTarget(
+            version_id=version.id,
+            version_arn=version.arn,
+            project_name=project_name,
+            version_name=version.name,
+            output=OutputLocation.from_output_config(version.output_config or {}, version.name),
+            kms_key_id=version.kms_key_id,
+        )
+        return target, TrainingInputs.from_json(job["inputs"])
+
+    # -- recording the ends -------------------------------------------------------------------
+    async def _enter_training(self, version_id: int, outputs: ValidationOutputs) -> None:
+        """Validation passed: its outputs become visible; the trainer's stage begins."""
+
+        def work(session: Session) -> None:
+            version = self._in_progress(session, version_id)
+            if version is None:
+                return
+            _record_outputs(version, outputs)
+            version.pending_job = {**(version.pending_job or {}), "stage": TRAINING_STAGE}
+
+        await self._db.run(work)
+
+    async def _finish(self, version_id: int, status: str, message: str, *,
+                      outputs: ValidationOutputs | None = None) -> None:
+        def work(session: Session) -> None:
+            version = self._in_progress(session, version_id)
+            if version is None:
+                return
+            if outputs is not None:
+                _record_outputs(version, outputs)
+            version.status = status
+            version.status_message = message
+            version.training_ended_at = utcnow()
+            version.pending_job = None
+
+        await self._db.run(work)
+
+    async def _complete(self, version_id: int, completed: TrainingCompleted) -> None:
+        def work(session: Session) -> None:
+            version = self._in_progress(session, version_id)
+            if version is None:
+                return
+            version.status = TRAINING_COMPLETED
+            version.status_message = COMPLETED_MESSAGE
+            version.training_ended_at = utcnow()
+            version.billable_training_seconds = completed.billable_training_seconds
+            version.pending_job = None
+
+        await self._db.run(work)
+
+    @staticmethod
+    def _in_progress(session: Session, version_id: int) -> ProjectVersion | None:
+        """The version, if its training has not ended yet (locked for the update)."""
+        return session.scalar(
+            select(ProjectVersion)
+            .where(ProjectVersion.id == version_id,
+                   ProjectVersion.status == TRAINING_IN_PROGRESS)
+            .with_for_update()
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def resume(self) -> None:
+        """Run again every job a previous run left TRAINING_IN_PROGRESS; fail the versions
+        whose job cannot be read, so nothing stays in progress for ever."""
+        self._stop.clear()
+
+        def pending(session: Session) -> list[tuple[int, Any]]:
+            rows = session.execute(
+                select(ProjectVersion.id, ProjectVersion.pending_job)
+                .where(ProjectVersion.status == TRAINING_IN_PROGRESS)
+                .order_by(ProjectVersion.id)
+            )
+            return list(rows.tuples())
+
+        for version_id, job in await self._db.run(pending):
+            if isinstance(job, dict) and job.get("stage") in RESUMABLE_STAGES:
+                self._start_job(version_id)
+            else:
+                log.warning("model version %s: training job %r cannot be resumed", version_id,
+                            job)
+                await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
+
+    async def close(self) -> None:
+        """Interrupt running jobs (they stay pending and resume at the next start)."""
+        self._stop.set()
+        running = list(self._tasks.values())
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    async def wait_idle(self) -> None:
+        """Wait until no job runs (tests, orderly shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
+
+
+__all__ = ["TrainingService"]
