@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from labelgate.cli._convert import ACTION as CONVERT_ACTION
+from labelgate.cli._convert import run_convert
 from labelgate.cli._params import ParamError
 from labelgate.client import PAGINATED, Client
 
@@ -117,6 +119,9 @@ def _call_all_pages(client: Client, operation: str, params: dict[str, Any],
 def run_operation(client: Client, ns: argparse.Namespace,
                   params: dict[str, Any]) -> dict[str, Any]:
     """Send the request (plus any convenience around it); return the AWS-shaped result."""
+    if ns.action == CONVERT_ACTION:  # `convert ...` / `export-coco`: prints its own output
+        run_convert(client, ns)
+        return {}
     operation = ns.command.operation
     if operation == "CreateDataset":
         return _create_dataset(client, params, ns)

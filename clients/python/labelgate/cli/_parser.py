@@ -10,6 +10,8 @@ import os
 from typing import Any
 
 from labelgate import __version__, shapes
+from labelgate.cli._convert import ACTION as CONVERT_ACTION
+from labelgate.cli._convert import add_convert_commands
 from labelgate.cli._model import Command, Member, commands
 from labelgate.cli._params import ParamError, coerce, load_paramfile, parse_option
 from labelgate.client import DEFAULT_TARGET
@@ -190,6 +192,7 @@ def build_parser() -> Parser:
         _add_operation(subparsers, command, parent)
     _add_wait(subparsers, parent)
     _add_serve(subparsers, parent)
+    add_convert_commands(subparsers)  # `convert ...`, `export-coco`: see _convert.py
     return parser
 
 
@@ -214,6 +217,8 @@ def request_params(ns: argparse.Namespace, *, prog: str = "labelgate") -> dict[s
     Raises ParamError for unreadable values and UsageError for missing required options,
     checked after `--cli-input-json` is merged, as the AWS CLI does.
     """
+    if ns.action == CONVERT_ACTION:  # local conversions send no request of their own
+        return {}
     command: Command = ns.command
     params: dict[str, Any] = {}
     if getattr(ns, "cli_input_json", None):
