@@ -7,6 +7,7 @@ import importlib
 
 BENCHMARKS = {
     "gateway_overhead": "bench.gateway_overhead",
+    "manifest_import": "bench.manifest_import",
 }
 
 

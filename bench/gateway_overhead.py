@@ -9,7 +9,6 @@ this machine in the same process run, over a dataset of ENTRIES entries.
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -27,19 +26,6 @@ CALLS = 300
 CTX = RequestContext(request_id="bench", operation="bench")
 
 
-def _manifest(n: int) -> bytes:
-    lines = []
-    for i in range(n):
-        label = f"label{i % 10}"
-        lines.append(json.dumps({
-            "source-ref": f"s3://bench/images/{i:06d}.jpg", "cls": 1,
-            "cls-metadata": {"confidence": 1, "class-name": label, "human-annotated": "yes",
-                             "creation-date": "2024-01-01T00:00:00",
-                             "type": "groundtruth/image-classification"},
-        }))
-    return ("\n".join(lines) + "\n").encode()
-
-
 def _requests(dataset_arn: str, project_name: str) -> dict[str, object]:
     return {
         "DescribeProjects": pb.DescribeProjectsRequest(project_names=[project_name]),
@@ -47,7 +33,7 @@ def _requests(dataset_arn: str, project_name: str) -> dict[str, object]:
         "ListDatasetEntries(100)": pb.ListDatasetEntriesRequest(dataset_arn=dataset_arn,
                                                                 max_results=100),
         "ListDatasetEntries(label)": pb.ListDatasetEntriesRequest(
-            dataset_arn=dataset_arn, contains_labels=["label3"], max_results=20),
+            dataset_arn=dataset_arn, contains_labels=["label03"], max_results=20),
     }
 
 
@@ -62,9 +48,11 @@ def _timed(call: Callable[[], object], n: int) -> list[float]:
 
 
 def _seed(data_dir: Path) -> tuple[str, str]:
-    (data_dir / "s3" / "bench").mkdir(parents=True)
-    (data_dir / "s3" / "bench" / "train.manifest").write_bytes(_manifest(ENTRIES))
-    return "bench-project", "train.manifest"
+    from bench.manifest_import import write_dataset
+
+    # Real images: datasets validate every source-ref (spec 02 ERROR_INVALID_IMAGE).
+    manifest = write_dataset(data_dir, ENTRIES)
+    return "bench-project", manifest.name
 
 
 def _method(name: str) -> str:
