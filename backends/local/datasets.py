@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -55,6 +53,7 @@ from sqlalchemy.orm import Session
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local import dataset_jobs as jobs
 from labelgate.backends.local.arns import ArnFactory, creation_time
+from labelgate.backends.local.background import BackgroundJobs
 from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.dataset_jobs import DatasetJobs, JobInterrupted, TagStore
 from labelgate.backends.local.images import ImageProbe
@@ -140,60 +139,31 @@ class DatasetService:
         self._arns = arns
         self._pages = pages
         self._tags = tags
-        self._stop = threading.Event()
+        self._background = BackgroundJobs("dataset-job", max_concurrent_jobs)
         self._jobs = DatasetJobs(
             db, blobs, tags, limits=limits or ManifestLimits(),
             images=ImageProbe(blobs) if validate_images else None,
-            batch_size=batch_size, stop=self._stop,
+            batch_size=batch_size, stop=self._background.stop,
         )
-        self._tasks: dict[int, asyncio.Task[None]] = {}  # dataset id -> its job runner
-        self._again: set[int] = set()  # datasets whose runner must look for a new job
-        # Jobs get threads of their own: long imports must not take the default executor's
-        # threads that every request's `db.run` needs. More jobs than threads wait their turn.
-        self._max_jobs = max_concurrent_jobs
-        self._executor: ThreadPoolExecutor | None = None
 
     # -- background work -----------------------------------------------------------------
     def _start_job(self, dataset_id: int) -> None:
         """Run the dataset's pending job in the background (one runner per dataset)."""
-        if self._stop.is_set():
-            return  # the job stays pending in the store and resumes at the next start
-        if dataset_id in self._tasks:
-            # Its runner is finishing the previous job: it will pick this one up too.
-            self._again.add(dataset_id)
-            return
-        self._tasks[dataset_id] = asyncio.get_running_loop().create_task(
-            self._run_job(dataset_id), name=f"dataset-job-{dataset_id}"
-        )
+        self._background.start(dataset_id, lambda: self._run_job(dataset_id))
 
     async def _run_job(self, dataset_id: int) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._max_jobs, thread_name_prefix="dataset-job")
-        loop = asyncio.get_running_loop()
         try:
-            while True:
-                self._again.discard(dataset_id)
-                try:
-                    await loop.run_in_executor(self._executor, self._jobs.run, dataset_id)
-                except JobInterrupted:
-                    log.info("dataset %s: job interrupted, it resumes at the next start",
-                             dataset_id)
-                    return
-                except Exception:
-                    # DatasetJobs.run logged it and recorded SERVICE_ERROR on the dataset.
-                    log.debug("dataset %s: job failed", dataset_id)
-                # No await between this check and the pop below, so _start_job either
-                # sees this runner and flags it, or sees none and starts another.
-                if dataset_id not in self._again or self._stop.is_set():
-                    return
-        finally:
-            self._tasks.pop(dataset_id, None)
-            self._again.discard(dataset_id)
+            await self._background.in_thread(self._jobs.run, dataset_id)
+        except JobInterrupted:
+            log.info("dataset %s: job interrupted, it resumes at the next start", dataset_id)
+        except Exception:
+            # DatasetJobs.run logged it and recorded SERVICE_ERROR on the dataset.
+            log.debug("dataset %s: job failed", dataset_id)
 
     async def resume(self) -> None:
         """Pick up the work a previous run left *_IN_PROGRESS (see DatasetJobs.run: a job
         it cannot resume is marked *_FAILED with SERVICE_ERROR, never left stuck)."""
-        self._stop.clear()
+        self._background.open()
 
         def pending(session: Session) -> list[tuple[int, dict[str, Any] | None]]:
             rows = session.execute(
@@ -216,18 +186,11 @@ class DatasetService:
     async def close(self) -> None:
         """Stop background work: imports stop between batches (and resume at the next
         start), single-transaction jobs finish."""
-        self._stop.set()
-        running = list(self._tasks.values())
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        await self._background.close()
 
     async def wait_idle(self) -> None:
         """Wait until no background job runs (tests, orderly shutdown)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks.values()))
+        await self._background.wait_idle()
 
     # -- CreateDataset -------------------------------------------------------------------
     async def create_dataset(

@@ -7,17 +7,15 @@ tests/local go deeper into each service; these prove the whole path, errors incl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 
 from labelgate import errors
 from labelgate.client import Client
-from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.client.samples import tiny_png
+from tests.e2e.blobs import put_blob
 
 WAIT = {"delay": 0.05, "max_attempts": 400}
 BUCKET = "e2e"
@@ -65,22 +63,8 @@ TRAIN_LINES = (
 )
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[object]:
-    with running_gateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def client(gateway) -> Iterator[Client]:
-    with Client(gateway.address) as c:
-        yield c
-
-
 def _put_blob(gateway, key: str, data: bytes) -> dict:
-    path = Path(gateway.data_dir) / "s3" / BUCKET / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    put_blob(gateway, BUCKET, key, data)
     return {"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}}
 
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -22,34 +19,16 @@ from PIL import Image
 from labelgate import errors
 from labelgate.backends.local.training.trainer import TRAINER_NOT_AVAILABLE_MESSAGE
 from labelgate.client import Client
-from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
+from tests.e2e.blobs import blob_path, put_blob
 
 BUCKET = "e2e-train"
 OUT = "e2e-out"
 DEADLINE_S = 30.0
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[Any]:
-    with running_gateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def client(gateway) -> Iterator[Client]:
-    with Client(gateway.address) as c:
-        yield c
-
-
-def _blob(gateway, bucket: str, key: str) -> Path:
-    return Path(gateway.data_dir) / "s3" / bucket / key
-
-
 def _put(gateway, key: str, data: bytes) -> None:
-    path = _blob(gateway, BUCKET, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    put_blob(gateway, BUCKET, key, data)
 
 
 def _png() -> bytes:
@@ -99,7 +78,7 @@ def _wait_trained(client: Client, project: str, name: str) -> pb.ProjectVersionD
 
 def _summary(gateway, desc: pb.ProjectVersionDescription) -> dict:
     s3 = desc.manifest_summary.s3_object
-    return json.loads(_blob(gateway, s3.bucket, s3.name).read_text())
+    return json.loads(blob_path(gateway, s3.bucket, s3.name).read_text())
 
 
 def test_valid_datasets_pass_validation_and_stop_at_the_missing_trainer(client, gateway):
@@ -130,7 +109,7 @@ def test_valid_datasets_pass_validation_and_stop_at_the_missing_trainer(client, 
     }
     for result, count in ((desc.training_data_result, 6), (desc.testing_data_result, 2)):
         s3 = result.validation.assets[0].ground_truth_manifest.s3_object
-        assert len(_blob(gateway, s3.bucket, s3.name).read_text().splitlines()) == count
+        assert len(blob_path(gateway, s3.bucket, s3.name).read_text().splitlines()) == count
 
 
 def test_a_content_error_fails_training_with_its_message(client, gateway):

@@ -19,10 +19,7 @@ A stopping service interrupts validation between lines; the job stays pending.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -31,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local.arns import ArnFactory, creation_time
+from labelgate.backends.local.background import BackgroundJobs
 from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.dataset_jobs import TagStore
 from labelgate.backends.local.images import ImageProbe
@@ -109,17 +107,12 @@ class TrainingService:
         self._arns = arns
         self._tags = tags
         self._trainer = trainer
-        self._stop = threading.Event()
+        self._background = BackgroundJobs("training", max_concurrent_jobs)
         self._validator = TrainingDataValidator(
             db=db, blobs=blobs, limits=limits or ManifestLimits(),
             images=images or ImageProbe(blobs),
-            stop=self._stop,
+            stop=self._background.stop,
         )
-        self._tasks: dict[int, asyncio.Task[None]] = {}  # version id -> its job
-        self._max_jobs = max_concurrent_jobs
-        # Jobs get threads of their own, so a long validation never holds the default
-        # executor's threads that every request's `db.run` needs.
-        self._executor: ThreadPoolExecutor | None = None
 
     # -- CreateProjectVersion ---------------------------------------------------------------
     async def create_project_version(
@@ -175,11 +168,7 @@ class TrainingService:
 
     # -- the job ------------------------------------------------------------------------------
     def _start_job(self, version_id: int) -> None:
-        if self._stop.is_set() or version_id in self._tasks:
-            return  # stays pending in the store; resumes at the next start
-        self._tasks[version_id] = asyncio.get_running_loop().create_task(
-            self._run_job(version_id), name=f"training-job-{version_id}"
-        )
+        self._background.start(version_id, lambda: self._run_job(version_id))
 
     async def _run_job(self, version_id: int) -> None:
         try:
@@ -190,18 +179,14 @@ class TrainingService:
         except Exception:
             log.exception("model version %s: training job failed", version_id)
             await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
-        finally:
-            self._tasks.pop(version_id, None)
 
     async def _run_stages(self, version_id: int) -> None:
         loaded = await self._db.run(lambda s: self._load_job(s, version_id))
         if loaded is None:
             return  # finished meanwhile
         target, inputs = loaded
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._max_jobs, thread_name_prefix="training")
-        outcome = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._validator.validate, inputs, target.output
+        outcome = await self._background.in_thread(
+            self._validator.validate, inputs, target.output
         )
         if isinstance(outcome, FileFailure):
             await self._finish(version_id, TRAINING_FAILED, outcome.message)
@@ -298,7 +283,7 @@ class TrainingService:
     async def resume(self) -> None:
         """Run again every job a previous run left TRAINING_IN_PROGRESS; fail the versions
         whose job cannot be read, so nothing stays in progress for ever."""
-        self._stop.clear()
+        self._background.open()
 
         def pending(session: Session) -> list[tuple[int, Any]]:
             rows = session.execute(
@@ -318,18 +303,11 @@ class TrainingService:
 
     async def close(self) -> None:
         """Interrupt running jobs (they stay pending and resume at the next start)."""
-        self._stop.set()
-        running = list(self._tasks.values())
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        await self._background.close()
 
     async def wait_idle(self) -> None:
         """Wait until no job runs (tests, orderly shutdown)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks.values()))
+        await self._background.wait_idle()
 
 
 __all__ = ["TrainingService"]
