@@ -18,8 +18,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench.gateway_process import gateway_process, peak_rss_mb
 from labelgate.client import Client
 
 LINES = int(os.environ.get("LABELGATE_BENCH_LINES", "250000"))
@@ -64,13 +63,6 @@ def write_dataset(root: Path, lines: int) -> Path:
     return manifest
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 BASELINE = textwrap.dedent("""
     import json, sys, time
     start = time.perf_counter(); n = 0
@@ -91,57 +83,33 @@ def baseline(manifest: Path) -> tuple[float, float]:
     return n / took, rss
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def import_once(data_dir: Path, manifest: Path, lines: int) -> tuple[float, float, float, int]:
     """(lines/s, gateway peak RSS MB before import, after import, entries) for one import."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELGATE_")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "labelgate.server", "--port", str(port), "--metrics-port", "0",
-         "--data-dir", str(data_dir), "--log-level", "WARNING"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        with Client(f"127.0.0.1:{port}") as client:
-            for _ in range(300):
-                try:
-                    project = client.create_project(project_name=f"bench-{lines}").project_arn
-                    break
-                except Exception:
-                    time.sleep(0.1)
-            rss_idle = peak_rss_mb(server.pid)
-            source = {"GroundTruthManifest": {"S3Object": {
-                "Bucket": BUCKET, "Name": manifest.name}}}
-            start = time.perf_counter()
-            arn = client.create_dataset(project_arn=project, dataset_type="TRAIN",
-                                        dataset_source=source).dataset_arn
-            client.wait_dataset_created(arn, delay=0.25, max_attempts=20_000)
-            took = time.perf_counter() - start
-            stats = client.describe_dataset(dataset_arn=arn).dataset_description.dataset_stats
-            rss_done = peak_rss_mb(server.pid)
+    with gateway_process(data_dir) as gateway, Client(gateway.address) as client:
+        project = client.create_project(project_name=f"bench-{lines}").project_arn
+        rss_idle = peak_rss_mb(gateway.pid)
+        source = {"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": manifest.name}}}
+        start = time.perf_counter()
+        arn = client.create_dataset(project_arn=project, dataset_type="TRAIN",
+                                    dataset_source=source).dataset_arn
+        client.wait_dataset_created(arn, delay=0.25, max_attempts=20_000)
+        took = time.perf_counter() - start
+        stats = client.describe_dataset(dataset_arn=arn).dataset_description.dataset_stats
+        rss_done = peak_rss_mb(gateway.pid)
 
-            page_start, pages, seen, token = time.perf_counter(), 0, 0, ""
-            while True:
-                page = client.list_dataset_entries(dataset_arn=arn, max_results=100,
-                                                   next_token=token)
-                pages += 1
-                seen += len(page.dataset_entries)
-                if not page.HasField("next_token"):
-                    break
-                token = page.next_token
-            paging = time.perf_counter() - page_start
-            print(f"  paged {seen} entries in {pages} calls: {paging:.1f} s "
-                  f"({paging / pages * 1e3:.2f} ms/page)")
-            return lines / took, rss_idle, rss_done, stats.total_entries
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-
+        page_start, pages, seen, token = time.perf_counter(), 0, 0, ""
+        while True:
+            page = client.list_dataset_entries(dataset_arn=arn, max_results=100,
+                                               next_token=token)
+            pages += 1
+            seen += len(page.dataset_entries)
+            if not page.HasField("next_token"):
+                break
+            token = page.next_token
+        paging = time.perf_counter() - page_start
+        print(f"  paged {seen} entries in {pages} calls: {paging:.1f} s "
+              f"({paging / pages * 1e3:.2f} ms/page)")
+        return lines / took, rss_idle, rss_done, stats.total_entries
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ from labelgate.converters.manifest_lines import (
     check_label_name,
     check_source_ref,
     counted,
+    is_number,
     join_s3,
     parse_s3_uri,
     utc_now,
@@ -124,10 +125,6 @@ class CocoSummary:
 # -- reading and checking the document ------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _is_id(value: Any) -> bool:
     # Image ids are only a join key: COCO uses integers, some exporters strings.
     return isinstance(value, int | str) and not isinstance(value, bool)
@@ -186,7 +183,7 @@ def _read_images(document: Mapping[str, Any]) -> list[CocoImage]:
             raise ConversionError(f"{where}: duplicate image id {item['id']!r}")
         seen.add(item["id"])
         for key in ("width", "height"):
-            if not _is_number(item[key]) or item[key] <= 0:
+            if not is_number(item[key]) or item[key] <= 0:
                 raise ConversionError(f"{where}: {key} must be a positive number")
         if not isinstance(item["file_name"], str) or not item["file_name"]:
             raise ConversionError(f"{where}: file_name must be a non-empty string")
@@ -213,7 +210,7 @@ def read_coco(document: Any) -> CocoDocument:
             continue
         if bbox is None:
             raise ConversionError(f"{where} is missing 'bbox'")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(is_number, bbox))):
             raise ConversionError(f"{where}: bbox must be [x, y, width, height] in pixels")
         if item["image_id"] not in boxes:
             raise ConversionError(f"{where}: image_id {item['image_id']!r} is not in images")

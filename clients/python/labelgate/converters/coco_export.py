@@ -47,6 +47,8 @@ from labelgate.converters.manifest_lines import (
     as_utc_naive,
     check_source_ref,
     counted,
+    is_number,
+    parse_json_object,
     parse_s3_uri,
     read_text_lines,
     temp_beside,
@@ -108,10 +110,6 @@ class ExportImage:
     boxes: list[ExportBox] = field(default_factory=list)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _flagged(item: Any) -> bool:
     return isinstance(item, dict) and bool(item.get("cl-errors") or item.get("errors"))
 
@@ -123,7 +121,7 @@ def _image_size(value: Any) -> tuple[Any, Any] | None:
     if not isinstance(value, dict):
         return None
     width, height = value.get("width"), value.get("height")
-    if not (_is_number(width) and _is_number(height)) or width <= 0 or height <= 0:
+    if not (is_number(width) and is_number(height)) or width <= 0 or height <= 0:
         return None
     return width, height
 
@@ -156,7 +154,7 @@ def _boxes(value: dict[str, Any], metadata: dict[str, Any],
     for box in annotations:
         readable = (isinstance(box, dict) and isinstance(box.get("class_id"), int)
                     and not isinstance(box.get("class_id"), bool)
-                    and all(_is_number(box.get(k)) for k in ("left", "top", "width", "height")))
+                    and all(is_number(box.get(k)) for k in ("left", "top", "width", "height")))
         label = class_map.get(str(box["class_id"])) if readable else None
         if not readable or not isinstance(label, str) or not label or _flagged(box):
             summary.boxes_skipped += 1
@@ -224,12 +222,7 @@ def manifest_to_coco(lines: Iterable[tuple[str, str]], options: CocoExportOption
     for where, text in lines:
         if not text.strip():
             continue
-        try:
-            line = json.loads(text)
-        except ValueError as e:
-            raise ConversionError(f"{where} is not JSON: {e}") from None
-        if not isinstance(line, dict):
-            raise ConversionError(f"{where} is not a JSON object")
+        line = parse_json_object(text, what=where)
         if "source-ref" not in line:
             raise ConversionError(f"{where}: no 'source-ref'")
         source_ref = check_source_ref(line["source-ref"], what=f"{where} source-ref")

@@ -50,6 +50,22 @@ def manifest_line(obj: dict[str, Any]) -> str:
     return text
 
 
+def is_number(value: Any) -> bool:
+    """A JSON number (bool is an int to Python, not to JSON)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_json_object(text: str, *, what: str) -> dict[str, Any]:
+    """One manifest line as a JSON object, or a ConversionError naming the line."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as e:
+        raise ConversionError(f"{what} is not JSON: {e}") from None
+    if not isinstance(parsed, dict):
+        raise ConversionError(f"{what} is not a JSON object")
+    return parsed
+
+
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """`1 image`, `2 images`, `0 boxes` (with `plural` for nouns that take more than an s)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"

@@ -22,7 +22,6 @@ the current directory.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -37,6 +36,7 @@ from labelgate.converters.manifest_lines import (
     check_label_name,
     check_source_ref,
     counted,
+    parse_json_object,
     read_text_lines,
 )
 
@@ -120,13 +120,7 @@ def multilabel_manifest_lines(lines: Iterable[tuple[int, str]], summary: Multila
         if not text.strip():
             summary.blank_lines += 1
             continue
-        try:
-            parsed = json.loads(text)
-        except ValueError as e:
-            raise ConversionError(f"{what} is not JSON: {e}") from None
-        if not isinstance(parsed, dict):
-            raise ConversionError(f"{what} is not a JSON object")
-        converted = convert_line(parsed, what=what)
+        converted = convert_line(parse_json_object(text, what=what), what=what)
         names = [v["class-name"] for k, v in converted.items() if k.endswith("-metadata")]
         summary.images += 1
         summary.unlabelled_images += not names
