@@ -14,7 +14,7 @@ BUF := npx --yes @bufbuild/buf@1.75.0
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,train,bench]'
 	touch $@
 
 venv: $(VENV)/.installed

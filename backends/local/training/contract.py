@@ -1,0 +1,133 @@
+"""The typed boundary between the training job, the learner, evaluation and export.
+
+The job (service.py, worker.py) turns validated manifests into `Example`s and a
+`TrainingRequest`; the learner (ml/) trains, exports ONNX and predicts the test set with
+that ONNX file through the shared inference code (labelgate.backends.local.inference), so
+the predictions the evaluation scores are exactly what serving will return; evaluation
+(evaluation/) turns `ImagePrediction`s into the AWS-format files and the report.
+
+Coordinates are pixels of the original image, in the manifest's convention (left, top,
+width, height), so ground truth and predictions compare without conversion. Confidences
+are 0..1 (DetectCustomLabels reports them x100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+TaskKind = Literal["classification", "multilabel", "detection"]
+CLASSIFICATION: TaskKind = "classification"  # one image-level label per image: softmax
+MULTILABEL: TaskKind = "multilabel"  # several image-level labels per image: sigmoid
+DETECTION: TaskKind = "detection"  # bounding boxes
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    label: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One usable image of the training or test set."""
+
+    source_ref: str
+    image_path: Path  # a local copy the worker reads
+    width: int
+    height: int
+    labels: tuple[str, ...]  # image-level labels; for detection the labels of its boxes
+    boxes: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What the caller may set; AutoML chooses everything else (and records it)."""
+
+    seed: int = 0
+    # Wall-clock budget for the learning itself; None lets AutoML size it from the data.
+    time_budget_s: float | None = None
+    backbone: str = "efficientnet_lite0"
+    device: str = "auto"  # "auto" = cuda when available, else cpu
+    threads: int | None = None  # torch intra-op threads; None = all cores of the worker
+    # False: fixed default hyper-parameters, no AutoML choices (the benchmarks' baseline).
+    automl: bool = True
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    task: TaskKind
+    labels: tuple[str, ...]  # the model's labels, sorted; indices into it are class ids
+    train: tuple[Example, ...]
+    test: tuple[Example, ...]
+    workdir: Path  # the worker writes everything it produces under here
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report of a running job (WatchProjectVersion streams these)."""
+
+    stage: str  # preparing | training | evaluating | exporting
+    epoch: int | None = None  # 1-based
+    total_epochs: int | None = None  # the planned number (early stopping may end sooner)
+    loss: float | None = None  # mean training loss of the epoch
+    metric_name: str | None = None  # the validation metric early stopping watches
+    metric_value: float | None = None
+    eta_seconds: float | None = None
+    message: str = ""
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    label: str
+    confidence: float
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class ImagePrediction:
+    source_ref: str
+    # classification / multilabel: a score for every model label (softmax or sigmoid)
+    scores: Mapping[str, float] = field(default_factory=dict)
+    detections: tuple[Detection, ...] = ()  # detection: every box kept by the model
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What the learner hands back: the exported model and its test-set predictions."""
+
+    onnx_path: Path
+    card: dict[str, Any]  # model.json without thresholds (evaluation chooses them)
+    test_predictions: tuple[ImagePrediction, ...]  # made with onnx_path, input order
+    choices: dict[str, Any]  # AutoML's record: resolution, epochs, lr, augmentation, ...
+    epochs_run: int
+    training_seconds: float
+
+
+__all__ = [
+    "CLASSIFICATION",
+    "DETECTION",
+    "MULTILABEL",
+    "Box",
+    "Detection",
+    "Example",
+    "ImagePrediction",
+    "Progress",
+    "ProgressSink",
+    "TaskKind",
+    "TrainedModel",
+    "TrainingRequest",
+    "TrainingSettings",
+]
