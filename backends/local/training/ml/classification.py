@@ -1,0 +1,778 @@
+"""Image classifiers: softmax (one label per image) and sigmoid (several labels per image).
+
+`train_classifier(request, progress)` runs the whole learner:
+
+1. prepare: stratified validation split carved from the training examples (automl.py),
+   the plan, the pretrained backbone, images decoded once into memory (data.py);
+2. linear probe: a logistic regression on frozen pooled features (L2 chosen on
+   validation). It is a candidate model on its own (it wins when the budget is tiny) and
+   it initializes the fine-tune's head ("LP-FT": the backbone is not disturbed by the
+   gradients of a random head);
+3. fine-tune: AdamW with a lower backbone LR, warmup + cosine schedule that ends on the
+   epoch plan or the wall-clock budget, whichever comes first; label smoothing and
+   class-weighted loss (softmax) or pos_weight (sigmoid); EMA weights; early stopping and
+   best-on-validation checkpoint;
+4. choose: probe or fine-tune, then the evaluation resolution, resize policy and flip
+   averaging, each by the validation metric;
+5. export ONNX + card, then predict the test set through that ONNX file with the serving
+   code (inference/), so the evaluation scores exactly what serving returns.
+
+`search=False` trains with fixed defaults instead (no validation split, no probe, no
+choices): the benchmarks' "no AutoML" baseline.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from labelgate.backends.local.inference.card import ModelCard, Normalization
+from labelgate.backends.local.inference.predictor import load_predictor
+from labelgate.backends.local.training.contract import (
+    MULTILABEL,
+    Progress,
+    ProgressSink,
+    TrainedModel,
+    TrainingRequest,
+)
+from labelgate.backends.local.training.ml import automl
+from labelgate.backends.local.training.ml.automl import ClassifierPlan
+from labelgate.backends.local.training.ml.backbones import Backbone, create_backbone
+from labelgate.backends.local.training.ml.data import (
+    ImageStore,
+    TrainBatches,
+    batch_tensor,
+    eval_pixels,
+    eval_tensor,
+    example_store,
+)
+from labelgate.backends.local.training.ml.export import (
+    ProbabilityNet,
+    classifier_card,
+    export_classifier,
+)
+
+MODEL_DIR = "model"  # under request.workdir: model.onnx + model.json
+EVAL_BATCH = 64
+# L2 strengths tried for the probe (features centred and scaled to unit RMS), strongest
+# first: ties keep the stronger one (smaller weights make a calmer start for fine-tuning).
+PROBE_L2 = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3)
+TRAIN_CAP_FACTOR = 1.5  # training images are kept with shorter side ≤ 1.5 x train res
+
+
+class ClassifierNet(nn.Module):
+    """Backbone → dropout → linear head (logits)."""
+
+    def __init__(self, backbone: Backbone, num_labels: int, dropout: float) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.info.num_features, num_labels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.dropout(self.backbone(x)))
+
+
+@dataclass
+class _Run:
+    """The mutable state of one training run, and its record."""
+
+    request: TrainingRequest
+    progress: ProgressSink
+    plan: ClassifierPlan
+    device: torch.device
+    net: ClassifierNet
+    normalization: Normalization
+    train_store: ImageStore
+    val_store: ImageStore | None
+    train_targets: Tensor
+    val_truth: np.ndarray | None
+    started: float
+    deadline: float
+    record: dict[str, Any] = field(default_factory=dict)
+    class_weight: np.ndarray | None = None  # softmax loss weights (None: balanced)
+    pos_weight: np.ndarray | None = None  # multilabel BCE pos_weight
+    val_cache: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+
+
+# ---- entry point ------------------------------------------------------------------------
+
+
+def train_classifier(
+    request: TrainingRequest,
+    progress: ProgressSink,
+    *,
+    search: bool | None = None,
+    max_epochs: int | None = None,
+) -> TrainedModel:
+    """Train, export and test-predict a classification or multilabel model.
+
+    `search` defaults to `request.settings.automl`; `max_epochs` caps the epoch plan.
+    """
+    if search is None:
+        search = request.settings.automl
+    started = time.monotonic()
+    settings = request.settings
+    previous_threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(int(settings.threads))
+    try:
+        return _train(request, progress, search=search, max_epochs=max_epochs, started=started)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    request: TrainingRequest,
+    progress: ProgressSink,
+    *,
+    search: bool,
+    max_epochs: int | None,
+    started: float,
+) -> TrainedModel:
+    settings = request.settings
+    _seed_everything(settings.seed)
+    device = resolve_device(settings.device)
+    multilabel = request.task == MULTILABEL
+    labels = request.labels
+    label_sets = _label_indices(request, multilabel)
+    progress(Progress(stage="preparing", message=f"{len(request.train)} training images"))
+
+    if search:
+        train_idx, val_idx = automl.split_validation(label_sets, len(labels), seed=settings.seed)
+    else:
+        train_idx, val_idx = np.arange(len(label_sets)), np.array([], np.int64)
+    train_examples = [request.train[i] for i in train_idx]
+    val_examples = [request.train[i] for i in val_idx]
+    short_sides = [min(e.width, e.height) for e in request.train] or [224]
+    plan = automl.plan_classifier(
+        multilabel=multilabel,
+        n_train=len(train_examples),
+        n_images=len(request.train),
+        median_short_side=float(np.median(short_sides)),
+        device_type=device.type,
+        time_budget_s=settings.time_budget_s,
+        search=search,
+        max_epochs=max_epochs,
+    )
+    threads = settings.threads or torch.get_num_threads()
+
+    backbone = create_backbone(settings.backbone, pretrained=True)
+    frozen = backbone.freeze_early(plan.freeze_through) if plan.freeze_early else None
+    torch.manual_seed(settings.seed)  # the head's initialization
+    net = ClassifierNet(backbone, len(labels), plan.dropout)
+    net = net.to(device, memory_format=torch.channels_last)
+    normalization = Normalization(mean=backbone.info.mean, std=backbone.info.std)
+
+    cap = round(TRAIN_CAP_FACTOR * plan.train_resolution)
+    train_store = example_store(train_examples, short_side_cap=cap, threads=threads)
+    val_store = example_store(val_examples, short_side_cap=None, threads=threads)
+    train_sets = [label_sets[i] for i in train_idx]
+    val_sets = [label_sets[i] for i in val_idx]
+    run = _Run(
+        request=request,
+        progress=progress,
+        plan=plan,
+        device=device,
+        net=net,
+        normalization=normalization,
+        train_store=train_store,
+        val_store=val_store if len(val_store) else None,
+        train_targets=torch.from_numpy(_targets(train_sets, len(labels), multilabel)),
+        val_truth=_targets(val_sets, len(labels), multilabel) if len(val_sets) else None,
+        started=started,
+        deadline=started + plan.time_budget_s,
+    )
+    run.record.update(
+        {
+            "task": request.task,
+            "seed": settings.seed,
+            "device": device.type,
+            "threads": threads,
+            "backbone": settings.backbone,
+            "backbone_source": backbone.info.source,
+            "pretrained": backbone.info.pretrained,
+            "frozen": frozen or "none",
+            "batchnorm": "frozen statistics" if plan.freeze_bn_stats else "batch statistics",
+            "automl": search,
+            "plan": plan.record(),
+            "validation_split": {
+                "method": "iterative stratification" if search else "none",
+                "train_images": len(train_examples),
+                "validation_images": len(val_examples),
+            },
+            "train_images_in_memory": train_store.in_memory,
+            "metric": automl.metric_name(multilabel),
+            "imbalance": _imbalance(run),
+        }
+    )
+
+    probe = _linear_probe(run) if plan.linear_probe and run.val_store is not None else None
+    finetuned = _finetune(run, may_skip=probe is not None)
+    chosen = _choose_weights(run, probe, finetuned)
+    net.load_state_dict(chosen)
+    net.eval()
+    height, policy, flip = _choose_eval(run)
+
+    progress(Progress(stage="exporting", message="ONNX export"))
+    card = classifier_card(
+        task=request.task,
+        labels=tuple(labels),
+        backbone=settings.backbone,
+        height=height,
+        width=height,
+        resize=policy,
+        crop_fraction=1.0,
+        normalization=normalization,
+        flip_tta=flip,
+        training=dict(run.record),
+    )
+    module = ProbabilityNet(net, multilabel=multilabel, flip_tta=flip)
+    onnx_path, card = export_classifier(module, Path(request.workdir) / MODEL_DIR, card)
+
+    progress(Progress(stage="evaluating", message=f"predicting {len(request.test)} test images"))
+    predictor = load_predictor(onnx_path.parent, threads=threads)
+    test_predictions = tuple(predictor.predict_many(request.test, batch_size=EVAL_BATCH))
+    seconds = time.monotonic() - started
+    run.record["training_seconds"] = round(seconds, 1)
+    card = _with_training(card, run.record, onnx_path.parent)
+    return TrainedModel(
+        onnx_path=onnx_path,
+        card=card.to_dict(),
+        test_predictions=test_predictions,
+        choices=run.record,
+        epochs_run=int(run.record.get("epochs_run", 0)),
+        training_seconds=seconds,
+    )
+
+
+# ---- preparation --------------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _label_indices(request: TrainingRequest, multilabel: bool) -> list[tuple[int, ...]]:
+    index = {label: i for i, label in enumerate(request.labels)}
+    out = []
+    for example in request.train:
+        found = tuple(sorted({index[x] for x in example.labels if x in index}))
+        if not multilabel and len(found) != 1:
+            raise ValueError(
+                f"{example.source_ref}: a classification image needs exactly one of the "
+                f"model's labels, found {list(example.labels)}"
+            )
+        out.append(found)
+    return out
+
+
+def _targets(sets: list[tuple[int, ...]], num_labels: int, multilabel: bool) -> np.ndarray:
+    if not multilabel:
+        return np.array([s[0] for s in sets], np.int64)
+    hot = np.zeros((len(sets), num_labels), np.float32)
+    for row, labels in enumerate(sets):
+        hot[row, list(labels)] = 1.0
+    return hot
+
+
+def _imbalance(run: _Run) -> dict[str, Any]:
+    k = len(run.request.labels)
+    targets = run.train_targets.numpy()
+    if run.plan.multilabel:
+        positives = targets.sum(0)
+        weights = automl.positive_weights(positives, len(targets))
+        run.pos_weight = weights
+        return {"method": "bce_pos_weight", "pos_weight": [round(float(w), 3) for w in weights]}
+    counts = np.bincount(targets, minlength=k).astype(np.float64)
+    weights = automl.class_weights(counts)
+    run.class_weight = weights
+    if weights is None:
+        return {"method": "none", "reason": "balanced (max/min count ≤ 1.5)"}
+    return {"method": "class_weighted_loss", "weights": [round(float(w), 3) for w in weights]}
+
+
+# ---- evaluation on validation -------------------------------------------------------------
+
+
+@torch.inference_mode()
+def _probabilities(
+    run: _Run, net: nn.Module, pixels: np.ndarray, *, flip: bool = False
+) -> np.ndarray:
+    """What the exported graph computes for these preprocessed validation images."""
+    was_training = net.training
+    module = ProbabilityNet(net, multilabel=run.plan.multilabel, flip_tta=flip).eval()
+    out = []
+    for start in range(0, len(pixels), EVAL_BATCH):
+        x = eval_tensor(pixels[start : start + EVAL_BATCH], run.normalization, run.device)
+        out.append(module(x).float().cpu().numpy())
+    net.train(was_training)
+    return np.concatenate(out)
+
+
+def _val_pixels(run: _Run, resolution: int, policy: str, keep: bool = False) -> np.ndarray:
+    key = (resolution, policy)
+    if key in run.val_cache:
+        return run.val_cache[key]
+    assert run.val_store is not None
+    pixels = eval_pixels(run.val_store, resolution, resolution, policy)
+    if keep:
+        run.val_cache[key] = pixels
+    return pixels
+
+
+def _monitor_config(run: _Run) -> tuple[int, str]:
+    return run.plan.eval_resolutions[0], run.plan.resize_policies[0]
+
+
+def _val_metric(run: _Run, probs: np.ndarray) -> float:
+    assert run.val_truth is not None
+    return automl.validation_metric(run.plan.multilabel, run.val_truth, probs)
+
+
+@torch.inference_mode()
+def extract_features(
+    backbone: nn.Module,
+    pixels: np.ndarray,
+    normalization: Normalization,
+    device: torch.device,
+    batch_size: int = EVAL_BATCH,
+) -> np.ndarray:
+    """Pooled backbone features of preprocessed uint8 (N, H, W, 3) images, in eval mode."""
+    was_training = backbone.training
+    backbone.eval()
+    out = []
+    for start in range(0, len(pixels), batch_size):
+        x = eval_tensor(pixels[start : start + batch_size], normalization, device)
+        out.append(backbone(x).float().cpu().numpy())
+    backbone.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+# ---- linear probe -------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    state: dict[str, Tensor]
+    metric: float
+    name: str
+
+
+def _linear_probe(run: _Run) -> _Candidate:
+    """Logistic regression on frozen features; its head also starts the fine-tune."""
+    run.progress(Progress(stage="training", message="linear probe on frozen features"))
+    t = time.monotonic()
+    resolution, policy = _monitor_config(run)
+    # Training images: the cached (capped) copies are enough to fit a head on.
+    train_pixels = eval_pixels(run.train_store, resolution, resolution, policy)
+    train_x = extract_features(run.net.backbone, train_pixels, run.normalization, run.device)
+    del train_pixels
+    val_pixels = _val_pixels(run, resolution, policy, keep=True)
+    val_x = extract_features(run.net.backbone, val_pixels, run.normalization, run.device)
+
+    mean = train_x.mean(0)
+    # One scale for all features (their RMS spread), not one per feature: many ReLU6
+    # features are constant on a small training set and would explode on validation
+    # images where they are not.
+    std = np.full_like(mean, float(np.sqrt(train_x.var(0).mean())) + 1e-6)
+    xs = torch.from_numpy((train_x - mean) / std)
+    vs = torch.from_numpy((val_x - mean) / std)
+    y = run.train_targets
+    best: tuple[float, float, Tensor, Tensor] | None = None
+    for l2 in PROBE_L2:
+        weight, bias = _fit_logistic(run, xs, y, l2)
+        with torch.no_grad():
+            logits = vs @ weight.T + bias
+            probs = torch.sigmoid(logits) if run.plan.multilabel else torch.softmax(logits, 1)
+        metric = _val_metric(run, probs.numpy())
+        if best is None or metric > best[0] + 1e-9:
+            best = (metric, l2, weight, bias)
+    assert best is not None
+    metric, l2, weight, bias = best
+    scale = 1.0 if run.plan.multilabel else _smoothing_scale(run, xs @ weight.T + bias, y)
+    # Fold the standardization into the head: w' = w / std, b' = b - w' . mean.
+    w = scale * weight / torch.from_numpy(std)
+    b = scale * bias - w @ torch.from_numpy(mean)
+    with torch.no_grad():
+        run.net.head.weight.copy_(w.to(run.device))
+        run.net.head.bias.copy_(b.to(run.device))
+    state = {k: v.detach().clone() for k, v in run.net.state_dict().items()}
+    run.record["linear_probe"] = {
+        "l2": l2,
+        "l2_tried": list(PROBE_L2),
+        "logit_scale_for_finetune": round(scale, 4),
+        "resolution": resolution,
+        "val_metric": round(metric, 4),
+        "seconds": round(time.monotonic() - t, 1),
+    }
+    return _Candidate(state=state, metric=metric, name="linear_probe")
+
+
+def _fit_logistic(run: _Run, x: Tensor, y: Tensor, l2: float) -> tuple[Tensor, Tensor]:
+    k = len(run.request.labels)
+    weight = torch.zeros(k, x.shape[1], requires_grad=True)
+    bias = torch.zeros(k, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=100, history_size=20, line_search_fn="strong_wolfe"
+    )
+    loss_fn = _loss_function(run, on_cpu=True, smoothing=0.0)
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(x @ weight.T + bias, y) + l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def _smoothing_scale(run: _Run, logits: Tensor, y: Tensor) -> float:
+    """The factor on the probe's logits that the fine-tune's label-smoothed loss prefers.
+
+    A probe fit without smoothing can be arbitrarily confident on separable features; the
+    fine-tune would then start with a large loss and large backbone gradients. Rescaling
+    the head to the smoothed loss's optimum (one parameter) avoids that.
+    """
+    loss_fn = _loss_function(run, on_cpu=True)
+    log_scale = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_scale], lr=1.0, max_iter=50, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(logits * log_scale.exp(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_scale.detach().clamp(-3.0, 3.0).exp())
+
+
+def _loss_function(
+    run: _Run, *, on_cpu: bool = False, smoothing: float | None = None
+) -> Callable[[Tensor, Tensor], Tensor]:
+    device = torch.device("cpu") if on_cpu else run.device
+    dtype = torch.float32
+    if run.plan.multilabel:
+        pos_weight = torch.as_tensor(run.pos_weight, dtype=dtype, device=device)
+
+        def bce(logits: Tensor, target: Tensor) -> Tensor:
+            return F.binary_cross_entropy_with_logits(
+                logits, target.to(logits.dtype), pos_weight=pos_weight
+            )
+
+        return bce
+    raw = run.class_weight
+    weight = None if raw is None else torch.as_tensor(raw, dtype=dtype, device=device)
+    eps = run.plan.label_smoothing if smoothing is None else smoothing
+
+    def ce(logits: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(logits, target, weight=weight, label_smoothing=eps)
+
+    return ce
+
+
+# ---- fine-tuning --------------------------------------------------------------------------
+
+
+class _Ema:
+    """Exponential moving average of the weights (BN statistics are copied)."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self.model = copy.deepcopy(net).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.updates += 1
+        # Warm-up of the decay: early averages would otherwise remember the start.
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for ema_p, p in zip(self.model.parameters(), net.parameters(), strict=True):
+            if p.requires_grad:
+                ema_p.lerp_(p.detach(), 1.0 - d)
+        for ema_b, b in zip(self.model.buffers(), net.buffers(), strict=True):
+            ema_b.copy_(b)
+
+
+def _param_groups(run: _Run) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for name, p in run.net.named_parameters():
+        if not p.requires_grad:
+            continue
+        part = "head" if name.startswith("head.") else "backbone"
+        decay = p.ndim >= 2  # no weight decay on BN and biases
+        groups.setdefault((part, decay), []).append(p)
+    lrs = {"backbone": run.plan.lr_backbone, "head": run.plan.lr_head}
+    return [
+        {
+            "params": params,
+            "lr": lrs[part],
+            "base_lr": lrs[part],
+            "weight_decay": run.plan.weight_decay if decay else 0.0,
+        }
+        for (part, decay), params in sorted(groups.items())
+    ]
+
+
+def _lr_factor(progress: float, warmup: float) -> float:
+    """Linear warmup, then cosine from 1 to 0 over the rest."""
+    if progress < warmup:
+        return max(0.01, progress / warmup)
+    rest = (progress - warmup) / max(1e-9, 1.0 - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, rest)))
+
+
+def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
+    plan = run.plan
+    batches = TrainBatches(
+        run.train_store, batch_size=plan.batch_size, aug=plan.aug, seed=run.request.settings.seed
+    )
+    steps_per_epoch = batches.steps_per_epoch()
+    total_steps = plan.max_epochs * steps_per_epoch
+    # Adam's first steps move every weight by ~lr whatever its gradient: warm up over at
+    # least 20 steps (or a quarter of a short run), not just a fraction of a long one.
+    warmup = max(plan.warmup_fraction, min(20.0, 0.25 * total_steps) / total_steps)
+    optimizer = torch.optim.AdamW(_param_groups(run))
+    loss_fn = _loss_function(run)
+    ema = _Ema(run.net, 1.0 - 1.0 / max(10.0, 0.1 * total_steps)) if plan.ema else None
+    has_val = run.val_store is not None
+    if has_val:
+        monitor = _monitor_config(run)
+        monitor_pixels = _val_pixels(run, *monitor, keep=True)
+    # What the choices after training will cost: ~6 validation passes, at most 1.5x the
+    # pixels of the monitored one each. Keep that much of the budget for them.
+    reserve = 0.0
+    ft_start = time.monotonic()
+    deadline = run.deadline
+    history: list[dict[str, Any]] = []
+    best: _Candidate | None = None
+    best_epoch = 0
+    stale = 0
+    step = 0
+    epoch_seconds: list[float] = []
+    stop_reason = "epochs"
+    epoch = 0
+    if may_skip and time.monotonic() >= deadline:
+        run.record["epochs_run"] = 0
+        run.record["finetune"] = {"skipped": "no time left in the budget"}
+        return None
+    for epoch in range(1, plan.max_epochs + 1):
+        _train_mode(run)
+        t_epoch = time.monotonic()
+        losses = []
+        out_of_time = False
+        resolution = plan.train_resolution
+        for batch in batches.epoch(epoch, resolution):
+            at = _schedule_progress(step, total_steps, ft_start, deadline - reserve)
+            factor = _lr_factor(at, warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * factor
+            x = batch_tensor(batch, run.normalization, run.device)
+            target = run.train_targets[torch.from_numpy(batch.indices)].to(run.device)
+            loss = loss_fn(run.net(x), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update(run.net)
+            losses.append(float(loss.detach()))
+            step += 1
+            if time.monotonic() >= deadline - reserve:
+                out_of_time = True  # (at least one step always runs)
+                break
+        mean_loss = float(np.mean(losses)) if losses else float("nan")
+        evaluated = ema.model if ema is not None else run.net
+        metric = None
+        at = _schedule_progress(step, total_steps, ft_start, deadline - reserve)
+        last = epoch == plan.max_epochs or out_of_time
+        if has_val and (at >= plan.eval_from_fraction or last):
+            t_val = time.monotonic()
+            metric = _val_metric(run, _probabilities(run, evaluated, monitor_pixels))
+            reserve = 6 * 1.5 * (time.monotonic() - t_val)
+            if best is None or metric > best.metric + 1e-6:
+                state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
+                best = _Candidate(state=state, metric=metric, name="finetune")
+                best_epoch = epoch
+                stale = 0
+            else:
+                stale += 1
+        epoch_seconds.append(time.monotonic() - t_epoch)
+        planned = _planned_epochs(run, epoch, epoch_seconds, ft_start, reserve)
+        history.append(
+            {
+                "epoch": epoch,
+                "resolution": resolution,
+                "loss": round(mean_loss, 4),
+                "val_metric": None if metric is None else round(metric, 4),
+                "seconds": round(epoch_seconds[-1], 1),
+            }
+        )
+        eta = max(0.0, min((planned - epoch) * float(np.mean(epoch_seconds)),
+                           deadline - time.monotonic()))  # fmt: skip
+        run.progress(
+            Progress(
+                stage="training",
+                epoch=epoch,
+                total_epochs=planned,
+                loss=mean_loss,
+                metric_name=automl.metric_name(plan.multilabel) if has_val else None,
+                metric_value=metric,
+                eta_seconds=round(eta, 1),
+            )
+        )
+        if out_of_time:
+            stop_reason = "budget"
+            break
+        if has_val and stale >= plan.patience:
+            stop_reason = "early_stopping"
+            break
+    run.record["epochs_run"] = epoch
+    finetune_record: dict[str, Any] = {
+        "epochs_run": epoch,
+        "steps": step,
+        "steps_per_epoch": steps_per_epoch,
+        "warmup_fraction": round(warmup, 4),
+        "stopped_by": stop_reason,
+        "seconds": round(time.monotonic() - ft_start, 1),
+        "history": history,
+    }
+    if ema is not None:
+        finetune_record["ema_decay"] = round(ema.decay, 5)
+    if best is not None:
+        finetune_record["best_epoch"] = best_epoch
+        finetune_record["best_val_metric"] = round(best.metric, 4)
+    run.record["finetune"] = finetune_record
+    if best is None:  # no validation: the final (averaged) weights
+        state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
+        return _Candidate(state=state, metric=float("nan"), name="finetune")
+    return best
+
+
+def _schedule_progress(step: int, total_steps: int, start: float, end: float) -> float:
+    """Where the schedule stands, 0..1: by steps, or by the clock when the budget is nearer.
+
+    With a budget that is not reached, the clock never leads and the run is reproducible.
+    """
+    by_clock = (time.monotonic() - start) / max(1e-9, end - start)
+    return min(1.0, max(step / total_steps, by_clock))
+
+
+def _train_mode(run: _Run) -> None:
+    """Train mode, except BatchNorm keeps its ImageNet statistics when the plan says so.
+
+    Frozen statistics make the training forward pass the one evaluation and serving run
+    (no train/eval gap on small sets, where running averages never settle), and the
+    probe-initialized head starts the fine-tune from the probe's own loss.
+    """
+    run.net.train()
+    if run.plan.freeze_bn_stats:
+        for module in run.net.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+def _planned_epochs(
+    run: _Run, done: int, epoch_seconds: list[float], ft_start: float, reserve: float
+) -> int:
+    """Epochs the plan will likely run: the max, or fewer when the budget ends first."""
+    left = run.deadline - reserve - time.monotonic()
+    fit = done + int(max(0.0, left) // max(1e-9, float(np.mean(epoch_seconds))))
+    return max(done, min(run.plan.max_epochs, fit))
+
+
+# ---- choices after training ---------------------------------------------------------------
+
+
+def _choose_weights(
+    run: _Run, probe: _Candidate | None, finetuned: _Candidate | None
+) -> dict[str, Tensor]:
+    candidates = [c for c in (finetuned, probe) if c is not None]
+    if not candidates:
+        raise RuntimeError("the time budget ended before any model was trained")
+    # Fine-tune first: it wins ties. NaN (no validation) never beats a number.
+    chosen = max(candidates, key=lambda c: -1.0 if math.isnan(c.metric) else c.metric)
+    run.record["chosen_weights"] = chosen.name
+    return chosen.state
+
+
+def _choose_eval(run: _Run) -> tuple[int, str, bool]:
+    """Evaluation resolution, resize policy and flip averaging, by the validation metric.
+
+    Searched greedily (policy at the monitored resolution, then resolution, then flip) so
+    it costs ~5 validation passes; a candidate must beat the current choice to replace it,
+    so ties keep the cheaper, default setting.
+    """
+    plan = run.plan
+    resolution, policy = _monitor_config(run)
+    if run.val_store is None or not plan.search:
+        run.record["evaluation"] = {"resolution": resolution, "resize": policy, "flip_tta": False}
+        return resolution, policy, False
+    tried: dict[str, float] = {}
+
+    def score(res: int, pol: str, flip: bool) -> float:
+        key = f"{res}/{pol}/{'flip' if flip else 'plain'}"
+        if key not in tried:
+            if tried and time.monotonic() > run.deadline:
+                return -1.0  # out of budget: the current choice stands
+            pixels = _val_pixels(run, res, pol)
+            tried[key] = _val_metric(run, _probabilities(run, run.net, pixels, flip=flip))
+        return tried[key]
+
+    best = score(resolution, policy, False)
+    for pol in plan.resize_policies[1:]:
+        if (m := score(resolution, pol, False)) > best + 1e-9:
+            best, policy = m, pol
+    for res in plan.eval_resolutions[1:]:
+        if (m := score(res, policy, False)) > best + 1e-9:
+            best, resolution = m, res
+    flip = False
+    if plan.try_flip_tta and plan.aug.hflip and (m := score(resolution, policy, True)) > best:
+        best, flip = m, True
+    run.record["evaluation"] = {
+        "resolution": resolution,
+        "resize": policy,
+        "flip_tta": flip,
+        "val_metric": round(best, 4),
+        "tried": {k: round(v, 4) for k, v in tried.items()},
+    }
+    return resolution, policy, flip
+
+
+def _with_training(card: ModelCard, record: dict[str, Any], model_dir: Path) -> ModelCard:
+    """The card with the final record (training time included), rewritten to disk."""
+    card = dataclasses.replace(card, training=dict(record))
+    card.save(model_dir)
+    return card
+
+
+__all__ = [
+    "MODEL_DIR",
+    "ClassifierNet",
+    "extract_features",
+    "resolve_device",
+    "train_classifier",
+]
