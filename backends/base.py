@@ -10,12 +10,16 @@ class with a `from_config(config, *, data_dir)` factory.
 Optional hook: a backend with `register_metrics(registry)` gets the gateway's Prometheus
 `CollectorRegistry` before `start()`, so its own series (detect latency, inference units)
 appear on the same /metrics page.
+
+The labelgate extensions (server-streaming RPCs, `shapes.STREAMING_OPERATIONS`) are plain
+methods that return an async iterator of response messages; errors may be raised when it is
+first iterated.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -119,6 +123,13 @@ class Backend(Protocol):
     async def list_tags_for_resource(
         self, request: pb.ListTagsForResourceRequest, context: RequestContext
     ) -> pb.ListTagsForResourceResponse: ...
+    # Extensions (server streaming).
+    def watch_project_version(
+        self, request: pb.WatchProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.WatchProjectVersionResponse]: ...
+    def export_project_version(
+        self, request: pb.ExportProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.ExportProjectVersionResponse]: ...
 
 
 class BackendBase:
@@ -254,6 +265,16 @@ class BackendBase:
         self, request: pb.ListTagsForResourceRequest, context: RequestContext
     ) -> pb.ListTagsForResourceResponse:
         raise self.not_implemented("ListTagsForResource")
+
+    def watch_project_version(
+        self, request: pb.WatchProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.WatchProjectVersionResponse]:
+        raise self.not_implemented("WatchProjectVersion")
+
+    def export_project_version(
+        self, request: pb.ExportProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
+        raise self.not_implemented("ExportProjectVersion")
 
 
 def available_backends() -> dict[str, importlib.metadata.EntryPoint]:

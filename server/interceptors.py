@@ -4,14 +4,19 @@ This is the one place exceptions become gRPC statuses. Inside it, servicer, rout
 backends raise `labelgate.errors` classes and never touch status codes; outside it, the
 client sees a status whose ErrorInfo names the AWS error. Health and reflection calls pass
 through untouched.
+
+Server-streaming calls (the extensions) get the same envelope around the whole stream: an
+error raised while streaming ends it with that error's status, and the duration recorded
+is the stream's; each message sent is counted too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -29,6 +34,7 @@ SERVICE_PREFIX = "/labelgate.v1.CustomLabels/"
 NO_BACKEND = "none"
 
 Behavior = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, aio.ServicerContext], AsyncIterator[Any]]
 
 
 class GatewayInterceptor(aio.ServerInterceptor):
@@ -44,14 +50,60 @@ class GatewayInterceptor(aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         path = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not path.startswith(SERVICE_PREFIX):
+        if handler is None or not path.startswith(SERVICE_PREFIX):
             return handler
-        wrapped = self._wrap(path.removeprefix(SERVICE_PREFIX), handler.unary_unary)
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        method = path.removeprefix(SERVICE_PREFIX)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
+            token = calls.enter(state)
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
+                async for response in behavior(request, context):
+                    self.metrics.streamed(method, state.backend or NO_BACKEND)
+                    yield response
+            except aio.AbortError:
+                code = getattr(context.code(), "name", "UNKNOWN")
+                raise
+            except LabelgateError as error:
+                error.request_id = state.request_id
+                code = error.grpc_code.name
+                log.debug("%s failed: %s", method, error.one_line())
+                await context.abort_with_status(to_grpc_status(error, state.request_id))
+            except (asyncio.CancelledError, GeneratorExit):
+                code = "CANCELLED"  # the caller went away or its deadline passed
+                raise
+            except Exception:
+                code = "INTERNAL"
+                log.exception("unexpected error in %s", method)
+                await context.abort_with_status(
+                    to_grpc_status(internal_error(state.request_id), state.request_id)
+                )
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.observe(method, state.backend or NO_BACKEND, code, elapsed)
+                log.debug("%s %s in %.1f ms", method, code, elapsed * 1000)
+                # A stream closed from elsewhere runs this in another context.
+                with contextlib.suppress(ValueError):
+                    calls.leave(token)
+
+        return call
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext) -> Any:

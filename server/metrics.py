@@ -34,6 +34,11 @@ class GatewayMetrics:
             "labelgate_request_duration_seconds", "Time to handle a gRPC request.",
             ["method", "backend"], buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
+        self.stream_messages = Counter(
+            "labelgate_stream_messages",
+            "Messages sent on server-streaming calls (the extensions), by method and backend.",
+            ["method", "backend"], registry=self.registry,
+        )
         self.build_info = Gauge(
             "labelgate_build_info", "Always 1; labels say which labelgate is running.",
             ["version", "python"], registry=self.registry,
@@ -43,6 +48,9 @@ class GatewayMetrics:
     def observe(self, method: str, backend: str, code: str, seconds: float) -> None:
         self.requests.labels(method, backend, code).inc()
         self.duration.labels(method, backend).observe(seconds)
+
+    def streamed(self, method: str, backend: str) -> None:
+        self.stream_messages.labels(method, backend).inc()
 
 
 class _QuietHandler(WSGIRequestHandler):

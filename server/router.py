@@ -9,7 +9,7 @@ goes to the default backend, or to the one named by the `x-labelgate-backend` me
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from google.protobuf import descriptor as _d
@@ -123,8 +123,7 @@ class Router:
             f"(backends: {', '.join(sorted(self.backends))})"
         )
 
-    async def dispatch(self, operation: str, request: Message, context: RequestContext) -> Any:
-        """Call the owning backend's method for `operation` and return its response."""
+    def _method(self, operation: str, request: Message, context: RequestContext) -> Any:
         if not self.ready:
             raise ThrottlingException("labelgate is starting up; retry shortly")
         name, backend = self.backend_for(operation, request, context)
@@ -136,4 +135,13 @@ class Router:
             raise NotImplementedOperation(
                 f"{operation} is not implemented by the {name!r} backend"
             )
-        return await method(request, context)
+        return method
+
+    async def dispatch(self, operation: str, request: Message, context: RequestContext) -> Any:
+        """Call the owning backend's method for `operation` and return its response."""
+        return await self._method(operation, request, context)(request, context)
+
+    def open_stream(self, operation: str, request: Message, context: RequestContext
+                    ) -> AsyncIterator[Any]:
+        """The owning backend's response stream for a server-streaming `operation`."""
+        return self._method(operation, request, context)(request, context)

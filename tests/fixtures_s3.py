@@ -2,6 +2,12 @@
 
 `moto_s3_server()` starts it in a subprocess, waits until it answers and kills it on exit.
 Test modules wrap it in a session fixture (see tests/local/test_blobs.py).
+
+Each server is its own process, so moto's process-wide settings (IAM enforcement, see
+`enforce_iam`) never leak from one test module's server into another's.
+`moto_s3_server(per_account_bucket_owners=True)` runs the labelled test shim
+tests/moto_bucket_owners.py instead of plain moto_server (GetBucketAcl names each bucket's
+account as its owner; plain moto hard-codes one owner).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +34,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _moto_command(port: int) -> list[str]:
+def _moto_command(port: int, *, per_account_bucket_owners: bool = False) -> list[str]:
+    if per_account_bucket_owners:
+        shim = Path(__file__).with_name("moto_bucket_owners.py")
+        return [sys.executable, str(shim), "-H", "127.0.0.1", "-p", str(port)]
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if exe:
         return [exe, "-H", "127.0.0.1", "-p", str(port)]
@@ -36,13 +45,21 @@ def _moto_command(port: int) -> list[str]:
 
 
 @contextmanager
-def moto_s3_server(timeout: float = 30.0) -> Iterator[str]:
-    """Yield the endpoint URL of a fresh moto server; it is killed afterwards."""
+def moto_s3_server(
+    timeout: float = 30.0,
+    *,
+    env: Mapping[str, str] | None = None,
+    per_account_bucket_owners: bool = False,
+) -> Iterator[str]:
+    """Yield the endpoint URL of a fresh moto server; it is killed afterwards. `env` is
+    added to the server process's environment (moto reads its settings from there)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    full_env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", **(env or {})}
+    command = _moto_command(port, per_account_bucket_owners=per_account_bucket_owners)
     proc = subprocess.Popen(
-        _moto_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env
     )
     try:
         deadline = time.monotonic() + timeout
@@ -68,3 +85,22 @@ def moto_s3_server(timeout: float = 30.0) -> Iterator[str]:
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def enforce_iam(url: str, enforced: bool = True) -> None:
+    """Turn moto's IAM authentication and authorization on (or off) for every later request.
+
+    This is moto's INITIAL_NO_AUTH_ACTION_COUNT setting (the number of requests served
+    before signatures and IAM policies are checked), set through the server's own
+    `/moto-api/reset-auth` endpoint, which also zeroes the request counter: the switch
+    happens at a known point instead of after counting the setup's requests. Once on, a
+    request must be signed with the access key of an IAM user (or assumed role) of the
+    account and is refused (403) unless that identity's policies allow the action;
+    unknown access keys, like the default `testing`, are refused too.
+    """
+    request = urllib.request.Request(
+        f"{url}/moto-api/reset-auth", data=b"0" if enforced else b"inf", method="POST",
+        headers={"Content-Type": "text/plain"},  # a form type would hide the body
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ from labelgate.backends.local.store.db import Database, default_url
 from labelgate.backends.local.store.models import Setting
 from labelgate.backends.local.tags import TagService
 from labelgate.backends.local.training import TrainingService
+from labelgate.backends.local.training.bundle import export
+from labelgate.backends.local.training.metrics import TrainingMetrics
+from labelgate.backends.local.training.progress import watch
+from labelgate.backends.local.training.trainer import TrainerConfig
 from labelgate.backends.local.versions import VersionService
 from labelgate.v1 import custom_labels_pb2 as pb
 
@@ -42,6 +46,8 @@ CONFIG_KEYS = frozenset(
         "s3_region",
         "s3_access_key_id",
         "s3_secret_access_key",
+        # Training (training/trainer.py TrainerConfig).
+        *TrainerConfig.KEYS,
     }
 )
 PAGE_TOKEN_SECRET = "page_token_secret"
@@ -85,7 +91,13 @@ class LocalBackend(BackendBase):
         self.arns = arns
         self.max_project_policies = max_project_policies
         self._config = dict(config)  # the blob store factory reads its keys from here
+        self.trainer_config = TrainerConfig.from_config(config)
+        self.training_metrics = TrainingMetrics()
         self.db: Database | None = None
+
+    def register_metrics(self, registry: Any) -> None:
+        """The gateway's registry: the training series appear on its /metrics page."""
+        self.training_metrics = TrainingMetrics(registry)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, data_dir: Path) -> LocalBackend:
@@ -123,10 +135,14 @@ class LocalBackend(BackendBase):
         pages = PageTokens(await asyncio.to_thread(_page_token_secret, db))
         self.tags = TagService(db)
         self.projects = ProjectService(db, self.arns, pages, self.tags)
-        self.versions = VersionService(db, pages, self.tags)
         self.policies = PolicyService(db, pages, max_policies=self.max_project_policies)
         self.datasets = DatasetService(db, blobs, self.arns, pages, self.tags)
-        self.training = TrainingService(db, blobs, self.arns, self.tags)
+        self.training = TrainingService(db, blobs, self.arns, self.tags, data_dir=self.data_dir,
+                                        config=self.trainer_config,
+                                        metrics=self.training_metrics)
+        self.versions = VersionService(db, pages, self.tags, blobs=blobs,
+                                       data_dir=self.data_dir)
+        self.blobs = blobs
         self.db = db
         await self.datasets.resume()
         await self.training.resume()
@@ -175,6 +191,19 @@ class LocalBackend(BackendBase):
         self, request: pb.DeleteProjectVersionRequest, context: RequestContext
     ) -> pb.DeleteProjectVersionResponse:
         return await self.versions.delete_project_version(request, context)
+
+    # labelgate extensions (server streaming)
+    def watch_project_version(
+        self, request: pb.WatchProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.WatchProjectVersionResponse]:
+        assert self.db is not None
+        return watch(self.db, self.training.hub, request.project_version_arn)
+
+    def export_project_version(
+        self, request: pb.ExportProjectVersionRequest, context: RequestContext
+    ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
+        assert self.db is not None
+        return export(self.db, self.blobs, request.project_version_arn)
 
     # Datasets
     async def create_dataset(

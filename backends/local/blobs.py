@@ -11,7 +11,15 @@ Two implementations of one small `BlobStore` protocol:
 The methods are synchronous (blocking I/O); async callers run them with `asyncio.to_thread`.
 Every "cannot read this object" condition, from a missing bucket to a refused key, raises
 `InvalidS3ObjectException` naming bucket and key, the error AWS returns for unreadable S3
-objects.
+objects. A refusal (S3 `AccessDenied` / HTTP 403, a local `PermissionError`) raises its
+subclass `BlobAccessDenied`, so callers that care (the manifest file checks, the image
+probe: spec 02 §2.3-§2.4 permission errors) can tell it from a missing object, and callers
+that do not still see an `InvalidS3ObjectException`.
+
+Bucket owners (spec 02 §2.4 `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER`): `S3BlobStore` has
+`bucket_owner(bucket)`, the canonical `Owner.ID` of GetBucketAcl. `LocalBlobStore` has no
+owners (one directory tree, one owner), so it has no such method; `bucket_owner(store,
+bucket)` below returns None for it and the owner check is skipped.
 """
 
 from __future__ import annotations
@@ -55,9 +63,19 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+class BlobAccessDenied(InvalidS3ObjectException):
+    """The store refused access to the object or bucket (S3 `AccessDenied`/403, a local
+    `PermissionError`): it may well exist, the caller may not read it."""
+
+
 def _missing(bucket: str, key: str, why: str = "does not exist") -> InvalidS3ObjectException:
     return InvalidS3ObjectException(f"Unable to get object metadata from S3. "
                                     f"The object s3://{bucket}/{key} {why}.")
+
+
+def _denied(bucket: str, key: str, why: str = "access denied") -> BlobAccessDenied:
+    what = f"the object s3://{bucket}/{key}" if key else f"the bucket {bucket}"
+    return BlobAccessDenied(f"Access to {what} was denied ({why}).")
 
 
 class BlobStore(Protocol):
@@ -133,10 +151,13 @@ class LocalBlobStore:
 
     def _existing_file(self, bucket: str, key: str) -> Path:
         path = self._path(bucket, key)
-        if not self._bucket_dir(bucket, key).is_dir():
-            raise _missing(bucket, key, f"cannot be read: bucket {bucket} does not exist")
-        if not path.is_file():
-            raise _missing(bucket, key)
+        try:
+            if not self._bucket_dir(bucket, key).is_dir():
+                raise _missing(bucket, key, f"cannot be read: bucket {bucket} does not exist")
+            if not path.is_file():
+                raise _missing(bucket, key)
+        except PermissionError as exc:  # a folder on the way may not be searched
+            raise _denied(bucket, key, exc.strerror or "permission denied") from None
         return path
 
     # -- protocol ---------------------------------------------------------------------
@@ -144,6 +165,8 @@ class LocalBlobStore:
         path = self._existing_file(bucket, key)
         try:
             return path.open("rb")
+        except PermissionError as exc:
+            raise _denied(bucket, key, exc.strerror or "permission denied") from None
         except OSError as exc:
             raise _missing(bucket, key, f"cannot be read ({exc.strerror})") from None
 
@@ -159,11 +182,16 @@ class LocalBlobStore:
             raise InvalidS3ObjectException(
                 f"Cannot store s3://{bucket}/{key}: a prefix of the key is an existing object."
             ) from None
+        except PermissionError as exc:
+            raise _denied(bucket, key, exc.strerror or "permission denied") from None
         if path.is_dir():
             raise InvalidS3ObjectException(
                 f"Cannot store s3://{bucket}/{key}: other objects use it as a prefix."
             )
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".put-", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".put-", suffix=".tmp")
+        except PermissionError as exc:
+            raise _denied(bucket, key, exc.strerror or "permission denied") from None
         try:
             with os.fdopen(fd, "wb") as out:
                 if isinstance(data, bytes | bytearray | memoryview):
@@ -176,7 +204,11 @@ class LocalBlobStore:
             raise
 
     def size(self, bucket: str, key: str) -> int:
-        return self._existing_file(bucket, key).stat().st_size
+        path = self._existing_file(bucket, key)
+        try:
+            return path.stat().st_size
+        except PermissionError as exc:
+            raise _denied(bucket, key, exc.strerror or "permission denied") from None
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
@@ -253,16 +285,21 @@ class S3BlobStore:
 
     @staticmethod
     def _translate(exc: Exception, bucket: str, key: str) -> InvalidS3ObjectException:
+        """The typed error for a failed call: `BlobAccessDenied` for a refusal, else
+        InvalidS3ObjectException. A HEAD answer has no body, so its refusal is a bare 403
+        (botocore reports the code "403"); GET and the bucket calls say `AccessDenied`.
+        Every 403 is a refusal, whatever its code (`AllAccessDisabled`, ...)."""
         from botocore.exceptions import ClientError
 
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("AccessDenied", "403", "Forbidden") or status == 403:
+                return _denied(bucket, key, code or "403")
             if code in ("NoSuchBucket",):
                 return _missing(bucket, key, f"cannot be read: bucket {bucket} does not exist")
             if code in ("NoSuchKey", "404", "NotFound"):
                 return _missing(bucket, key)
-            if code in ("AccessDenied", "403", "Forbidden"):
-                return _missing(bucket, key, "cannot be read: access denied")
             return _missing(bucket, key, f"cannot be read ({code or exc})")
         return _missing(bucket, key, f"cannot be read ({exc})")
 
@@ -322,6 +359,20 @@ class S3BlobStore:
         except self._client_errors() as exc:
             raise self._translate(exc, bucket, key) from None
 
+    def bucket_owner(self, bucket: str) -> str:
+        """The canonical user id of the bucket's owner: `Owner.ID` of GetBucketAcl (what
+        `aws s3api get-bucket-acl` shows, spec 02 §2.4 #4). BlobAccessDenied when the
+        caller may not read the bucket's ACL, InvalidS3ObjectException when there is no
+        such bucket."""
+        try:
+            owner = self._s3.get_bucket_acl(Bucket=bucket).get("Owner") or {}
+        except self._client_errors() as exc:
+            raise self._translate(exc, bucket, "") from None
+        owner_id = owner.get("ID")
+        if not owner_id:
+            raise InvalidS3ObjectException(f"GetBucketAcl on {bucket} named no owner.")
+        return str(owner_id)
+
     def ensure_bucket(self, bucket: str) -> None:
         from botocore.exceptions import ClientError
 
@@ -336,6 +387,16 @@ class S3BlobStore:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise self._translate(exc, bucket, "") from None
+
+
+def bucket_owner(blobs: BlobStore, bucket: str) -> str | None:
+    """The bucket owner's canonical id, or None when the store has no owners (LocalBlobStore:
+    every bucket is a folder of one tree, so owner checks do not apply). Raises what the
+    store's `bucket_owner` raises (BlobAccessDenied, InvalidS3ObjectException)."""
+    read_owner = getattr(blobs, "bucket_owner", None)
+    if read_owner is None:
+        return None
+    return read_owner(bucket)
 
 
 def make_blob_store(config: Mapping[str, Any], data_dir: Path) -> BlobStore:

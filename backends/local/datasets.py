@@ -31,7 +31,10 @@ stored with its `cl-errors` / `warnings` and `cl-metadata`. Choices:
   invalid lines above 20 % of the lines fail the operation with
   ERROR_TOO_MANY_RECORDS_IN_ERROR (the cumulative rule of spec 01 §4.6); so do missing
   or unreadable images above 20 % (with a message saying so). Below that, entries keep
-  their ERROR_INVALID_IMAGE.
+  their ERROR_INVALID_IMAGE. Images the blob store refuses (S3 AccessDenied/403) above
+  20 % fail it with ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET instead.
+* A manifest the blob store refuses to give does not fail CreateDataset itself: the
+  dataset ends CREATE_FAILED with ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET (CLIENT_ERROR).
 * All images of a dataset must be in one bucket: a manifest or update that brings a
   second one fails with ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS.
 * The minimum label counts are training rules (spec 02 §2.4, counted after a split), not
@@ -54,7 +57,7 @@ from labelgate.backends.base import RequestContext
 from labelgate.backends.local import dataset_jobs as jobs
 from labelgate.backends.local.arns import ArnFactory, creation_time
 from labelgate.backends.local.background import BackgroundJobs
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs import BlobAccessDenied, BlobStore
 from labelgate.backends.local.dataset_jobs import DatasetJobs, JobInterrupted, TagStore
 from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import ManifestLimits
@@ -249,7 +252,11 @@ class DatasetService:
 
     async def _source_job(self, request: pb.CreateDatasetRequest) -> dict[str, Any] | None:
         """The pending job the DatasetSource asks for (None: an empty dataset); checks the
-        manifest is readable now, so a wrong location fails the call itself."""
+        manifest exists now, so a wrong location fails the call itself
+        (InvalidS3ObjectException). A manifest the store refuses to give is not a wrong
+        location: the call succeeds and the import fails the dataset with
+        ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET (spec 01 §7.1: a DescribeDataset
+        status, not a call error)."""
         if not request.HasField("dataset_source"):
             return None
         source = request.dataset_source
@@ -266,7 +273,10 @@ class DatasetService:
             raise InvalidParameterException(
                 "GroundTruthManifest.S3Object needs a Bucket and a Name"
             )
-        await asyncio.to_thread(self._blobs.size, s3.bucket, s3.name)  # InvalidS3Object...
+        try:
+            await asyncio.to_thread(self._blobs.size, s3.bucket, s3.name)  # InvalidS3Object...
+        except BlobAccessDenied:
+            pass  # the job reports it
         return {"kind": jobs.IMPORT, "bucket": s3.bucket, "key": s3.name}
 
     # -- DescribeDataset -----------------------------------------------------------------

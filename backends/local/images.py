@@ -7,7 +7,8 @@ and bounds the next, so nothing is downloaded or allocated that a cheaper step c
 have refused:
 
 1. HEAD (`BlobStore.size`): a missing or unreadable object is `MISSING` (the "wrong path"
-   case); an object over 15 MiB is `FILE_TOO_LARGE` without a byte being read.
+   case), one the store refuses to give (`BlobAccessDenied`, on the HEAD or the GET) is
+   `ACCESS_DENIED`; an object over 15 MiB is `FILE_TOO_LARGE` without a byte being read.
 2. The first bytes: PNG and JPEG are recognised by their magic numbers, never by the key's
    extension; anything else is `UNSUPPORTED_FORMAT`.
 3. The header, parsed here (PNG IHDR; the JPEG marker walk to the SOF segment) before
@@ -39,7 +40,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from labelgate.backends.local.blobs import BlobStore, parse_s3_uri
+from labelgate.backends.local.blobs import BlobAccessDenied, BlobStore, parse_s3_uri
 from labelgate.errors import InvalidS3ObjectException
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,9 +54,12 @@ _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no leng
 
 class ImageProblem(StrEnum):
     """Why an image is unusable; every one is `ERROR_INVALID_IMAGE` in a manifest, except
-    `DIMENSIONS` on lines with bounding boxes (`ERROR_INVALID_IMAGE_DIMENSION`)."""
+    `DIMENSIONS` on lines with bounding boxes (`ERROR_INVALID_IMAGE_DIMENSION`).
+    `ACCESS_DENIED` also makes training report the images bucket's permissions
+    (`ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET`, spec 02 §2.4 #3)."""
 
     MISSING = "missing"  # no such object, or it cannot be read ("wrong path")
+    ACCESS_DENIED = "access_denied"  # the store refused access (S3 403, PermissionError)
     FILE_TOO_LARGE = "file_too_large"
     UNSUPPORTED_FORMAT = "unsupported_format"  # not PNG or JPEG by its bytes
     DIMENSIONS = "dimensions"  # a side outside the allowed range
@@ -199,6 +203,8 @@ class ImageProbe:
                                    detail=f"{size} bytes, the limit is {self.limits.max_bytes}")
             with self.blobs.open(bucket, key) as stream:
                 return self._check(_Prefix(stream, self.limits.max_bytes), size)
+        except BlobAccessDenied as exc:
+            return ImageReport(problem=ImageProblem.ACCESS_DENIED, detail=str(exc))
         except InvalidS3ObjectException as exc:
             return ImageReport(problem=ImageProblem.MISSING, detail=str(exc))
         except OSError as exc:  # the object vanished or broke while being read

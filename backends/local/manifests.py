@@ -7,7 +7,10 @@ File level (spec 02 §2.3, spec 01 §7.1)::
 
     open_manifest(blobs, bucket, key, *, limits=None, require_extension=False) -> ManifestFile
         HEAD the object: ManifestFileError(ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT)
-        when it cannot be read (or has no extension, when required),
+        when it cannot be found (or has no extension, when required),
+        ManifestFileError(ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET) when the store
+        refuses access to it (blobs.BlobAccessDenied: S3 AccessDenied/403, a local
+        PermissionError; on the HEAD or on any later read of the lines),
         ManifestFileError(ERROR_MANIFEST_SIZE_TOO_LARGE) over 1 GiB, before any byte is read.
     ManifestFile.check() -> int
         One streaming pass: ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM (over 250,000 lines),
@@ -46,7 +49,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs import BlobAccessDenied, BlobStore
 from labelgate.backends.local.images import ImageLimits, ImageProbe
 from labelgate.backends.local.line_checks import MAX_LINE_CHARS
 from labelgate.backends.local.validation import (
@@ -224,6 +227,16 @@ class ManifestReader:
         return RawLine(self.lines, text)
 
 
+INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+NO_PERMISSION = "ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET"
+
+
+def _unreadable(exc: InvalidS3ObjectException) -> ManifestFileError:
+    """The file error for a manifest the store would not give: refused, or not there."""
+    return ManifestFileError(NO_PERMISSION if isinstance(exc, BlobAccessDenied)
+                             else INACCESSIBLE, str(exc))
+
+
 def _rows_exceeded(limits: ManifestLimits) -> ManifestFileError:
     return ManifestFileError(
         "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM", f"The limit is {limits.max_rows} lines."
@@ -264,9 +277,7 @@ class ManifestFile:
                         raise _rows_exceeded(self.limits)
                     yield raw
         except InvalidS3ObjectException as exc:
-            raise ManifestFileError(
-                "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT", str(exc)
-            ) from None
+            raise _unreadable(exc) from None
 
     def lines(self) -> Iterator[str]:
         for raw in self.raw_lines():
@@ -315,9 +326,7 @@ def open_manifest(
     try:
         size = blobs.size(bucket, key)
     except InvalidS3ObjectException as exc:
-        raise ManifestFileError(
-            "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT", str(exc)
-        ) from None
+        raise _unreadable(exc) from None
     if size > limits.max_bytes:
         raise ManifestFileError("ERROR_MANIFEST_SIZE_TOO_LARGE",
                                 f"The limit is {limits.max_bytes} bytes.")
@@ -337,6 +346,7 @@ class LineVerdict:
     box_labels: frozenset[str]  # labels on usable boxes of this line
     has_errors: bool  # at least one `errors` entry at any level (error_json_line_indices)
     output_line: str  # the line as the training validation manifest shows it
+    image_denied: bool = False  # the store refused access to the image (spec 02 §2.4 #3)
 
 
 def validate_lines(
@@ -356,6 +366,7 @@ def validate_lines(
             box_labels=line.box_labels,
             has_errors=line.has_errors,
             output_line=line.output_line,
+            image_denied=line.image_denied,
         )
 
 
@@ -365,7 +376,14 @@ def validate_lines(
 @dataclass
 class ManifestTally:
     """What a dataset import or update has seen so far; decides the operation's outcome
-    (spec 01 §4.6, §7)."""
+    (spec 01 §4.6, §7).
+
+    More than 20 % of the lines with images that cannot be read fails the operation with
+    `ERROR_TOO_MANY_RECORDS_IN_ERROR`, or, when the images the store *refused* are over
+    20 % on their own, with `ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET` ([DESIGN]: the
+    bucket's permissions are the cause to fix, as `ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS`
+    already names the bucket rule here; spec 02 §2.4 #3).
+    """
 
     limits: ManifestLimits = field(default_factory=ManifestLimits)
     lines: int = 0
@@ -373,6 +391,7 @@ class ManifestTally:
     dropped: int = 0  # not stored: no usable source-ref, unreadable, duplicates
     invalid: int = 0  # stored, but invalid (non-terminal errors that exclude the line)
     missing_images: int = 0  # stored, with an image that is missing or cannot be read
+    denied_images: int = 0  # of those, images the store refused access to
     objects: int = 0  # lines that were JSON objects
     bucket: str | None = None  # the images' bucket
 
@@ -391,12 +410,14 @@ class ManifestTally:
             )
         self.invalid += line.status == INVALID
         self.missing_images += line.missing_image
+        self.denied_images += line.image_denied
         return True
 
     def drop(self, line: CheckedLine) -> None:
         """A counted line turned out not to be stored (a duplicate source-ref)."""
         self.invalid -= line.status == INVALID
         self.missing_images -= line.missing_image
+        self.denied_images -= line.image_denied
         self.dropped += 1
 
     def finish(self) -> None:
@@ -409,6 +430,12 @@ class ManifestTally:
             )
         # Blank and unreadable lines count as lines (spec 01 §4.6).
         ratio = self.limits.max_error_ratio
+        if self.denied_images > ratio * self.lines:
+            raise ManifestFileError(
+                "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
+                f"Access was denied to the images of {self.denied_images} of {self.lines} "
+                f"lines in bucket {self.bucket} (at most {ratio:.0%} may be unreadable).",
+            )
         if self.missing_images > ratio * self.lines:
             raise ManifestFileError(
                 "ERROR_TOO_MANY_RECORDS_IN_ERROR",

@@ -113,7 +113,15 @@ class CheckedLine:
 
     @property
     def missing_image(self) -> bool:
-        return self.image is not None and self.image.problem is ImageProblem.MISSING
+        """The image is missing or was refused: either way it cannot be read (the dataset
+        import's "missing or unreadable images" rule, spec 01 §4.6)."""
+        return self.image is not None and self.image.problem in (ImageProblem.MISSING,
+                                                                 ImageProblem.ACCESS_DENIED)
+
+    @property
+    def image_denied(self) -> bool:
+        """The blob store refused access to the image (spec 02 §2.4 #3)."""
+        return self.image is not None and self.image.problem is ImageProblem.ACCESS_DENIED
 
 
 # --- the line -------------------------------------------------------------------------------

@@ -6,11 +6,16 @@ When they add columns, the matching ProjectVersionDescription fields belong in
 `describe_version`.
 
 DeleteProjectVersion leaves the training outputs under the version's OutputConfig alone:
-they are the user's files in the user's bucket, and AWS does not delete them either.
+they are the user's files in the user's bucket, and AWS does not delete them either. The
+model bundle in the installation's models bucket and the job's folder are ours: they go
+with the version.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
@@ -18,14 +23,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
+from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.pagination import PageTokens, keyset_page, page_size
 from labelgate.backends.local.projects import DEFAULT_PAGE_SIZE, find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Project, ProjectVersion
 from labelgate.backends.local.tags import TagService
+from labelgate.backends.local.training.bundle import ModelBundle, delete_bundle
+from labelgate.backends.local.training.trainer import remove_job_dir
 from labelgate.errors import ResourceInUseException, ResourceNotFoundException
 from labelgate.shapes import enum_from_aws, from_aws, set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 #: A model in one of these states has work running on it: it cannot be deleted (spec 03 §5.1).
 BUSY_STATUSES = frozenset(
@@ -69,6 +79,8 @@ def describe_version(version: ProjectVersion, project: Project) -> pb.ProjectVer
         set_timestamp(desc.training_end_timestamp, version.training_ended_at)
     if version.billable_training_seconds is not None:  # only a trained model is billed
         desc.billable_training_time_in_seconds = version.billable_training_seconds
+    if version.evaluation_result is not None:  # only after successful training
+        _set_message(desc.evaluation_result, version.evaluation_result)
     return desc
 
 
@@ -79,10 +91,13 @@ def _set_message(field: Message, stored: dict[str, Any]) -> None:
 
 
 class VersionService:
-    def __init__(self, db: Database, pages: PageTokens, tags: TagService) -> None:
+    def __init__(self, db: Database, pages: PageTokens, tags: TagService, *,
+                 blobs: BlobStore | None = None, data_dir: Path | None = None) -> None:
         self._db = db
         self._pages = pages
         self._tags = tags
+        self._blobs = blobs
+        self._data_dir = data_dir
 
     async def describe_project_versions(
         self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
@@ -113,7 +128,7 @@ class VersionService:
     ) -> pb.DeleteProjectVersionResponse:
         arn = request.project_version_arn
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> tuple[int, dict[str, Any] | None]:
             version = session.scalar(
                 select(ProjectVersion).where(ProjectVersion.arn == arn).with_for_update()
             )
@@ -126,7 +141,19 @@ class VersionService:
                 )
             self._tags.drop_tags(session, arn)
             session.execute(delete(ProjectVersion).where(ProjectVersion.id == version.id))
+            return version.id, version.model_bundle
 
-        await self._db.run(work)
+        version_id, bundle = await self._db.run(work)
+        # After the commit: the row is gone, so nothing can reach these files any more.
+        await asyncio.to_thread(self._remove_files, version_id, bundle)
         # AWS reports DELETING and the model then disappears; here it is already gone.
         return pb.DeleteProjectVersionResponse(status=pb.PROJECT_VERSION_STATUS_DELETING)
+
+    def _remove_files(self, version_id: int, bundle: dict[str, Any] | None) -> None:
+        if bundle and self._blobs is not None:
+            try:
+                delete_bundle(self._blobs, ModelBundle.from_json(bundle))
+            except (KeyError, TypeError, ValueError):
+                log.warning("model version %s: unreadable model bundle %r", version_id, bundle)
+        if self._data_dir is not None:
+            remove_job_dir(self._data_dir, version_id)

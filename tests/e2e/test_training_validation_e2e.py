@@ -1,10 +1,10 @@
 """CreateProjectVersion end to end: client -> gRPC on loopback -> gateway -> local backend's
 validation stage -> the output files in the gateway's blob store.
 
-Until the trainer exists, a version whose data passes validation ends TRAINING_FAILED with
-the trainer-not-available message; one whose data fails ends TRAINING_FAILED with the
-content error's message. Both leave manifest_summary.json where DescribeProjectVersions
-points.
+A version whose data passes validation goes on to train (here with the tiny test learner of
+tests/training_jobs, in a worker process) and ends TRAINING_COMPLETED; one whose data fails
+ends TRAINING_FAILED with the content error's message. Both leave manifest_summary.json
+where DescribeProjectVersions points.
 """
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ import pytest
 from PIL import Image
 
 from labelgate import errors
-from labelgate.backends.local.training.trainer import TRAINER_NOT_AVAILABLE_MESSAGE
+from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.e2e.blobs import blob_path, put_blob
+from tests.training_jobs.conftest import FAKE_LEARNER
 
 BUCKET = "e2e-train"
 OUT = "e2e-out"
-DEADLINE_S = 30.0
+DEADLINE_S = 60.0
+
+
+@pytest.fixture(autouse=True)
+def fake_learner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
 
 
 def _put(gateway, key: str, data: bytes) -> None:
@@ -81,7 +87,7 @@ def _summary(gateway, desc: pb.ProjectVersionDescription) -> dict:
     return json.loads(blob_path(gateway, s3.bucket, s3.name).read_text())
 
 
-def test_valid_datasets_pass_validation_and_stop_at_the_missing_trainer(client, gateway):
+def test_valid_datasets_pass_validation_and_train(client, gateway):
     project = client.create_project(project_name="tv-valid").project_arn
     _dataset(client, gateway, project, "TRAIN", _lines(gateway, "valid-train", ["a", "b"] * 3))
     _dataset(client, gateway, project, "TEST", _lines(gateway, "valid-test", ["a", "b"]))
@@ -92,12 +98,14 @@ def test_valid_datasets_pass_validation_and_stop_at_the_missing_trainer(client, 
     assert arn.split("/")[3] == "v1"
 
     desc = _wait_trained(client, project, "v1")
-    assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED, desc.status_message
+    assert desc.status_message == "The model is ready to run."
     assert desc.manifest_summary.s3_object.bucket == OUT
     assert desc.manifest_summary.s3_object.name == "runs/v1/validation/manifest_summary.json"
     assert desc.HasField("training_end_timestamp")
-    assert not desc.HasField("billable_training_time_in_seconds")
+    assert desc.billable_training_time_in_seconds >= 1
+    assert desc.evaluation_result.summary.s3_object.name == (
+        "runs/EvaluationResultSummary-tv-valid-v1.json")
     assert _summary(gateway, desc) == {
         "statistics": {
             side: {"use_case": "IMAGE_LEVEL_LABELS", "total_json_lines": n,

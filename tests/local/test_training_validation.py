@@ -4,7 +4,9 @@ exact keys and contents, the DescribeProjectVersions fields, auto-split, the tra
 and restart safety.
 
 Images are tiny PNGs written by the tests into the backend's local blob store; manifests
-are crafted per test. Nothing under ../shared/data is used.
+are crafted per test. Nothing under ../shared/data is used. The training stage after
+validation is stood in for by `InstantTrainer` (a version whose data passes validation ends
+TRAINING_COMPLETED at once); the real worker process is tests/training_jobs' subject.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from labelgate.backends.local.blobs import LocalBlobStore
 from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import ManifestLimits
 from labelgate.backends.local.store.models import Dataset, ProjectVersion
-from labelgate.backends.local.training import TrainingService
+from labelgate.backends.local.training import TrainingService, service
 from labelgate.backends.local.training.inputs import DatasetInput, ManifestInput, TrainingInputs
 from labelgate.backends.local.training.outputs import OutputLocation
 from labelgate.backends.local.training.trainer import (
-    TRAINER_NOT_AVAILABLE_MESSAGE,
     TrainingCompleted,
+    TrainingFailed,
     TrainingTarget,
 )
 from labelgate.backends.local.training.validation import (
@@ -54,6 +56,8 @@ MANIFESTS = "manifests"
 OUT = "out"
 OUTPUT_CONFIG = {"S3Bucket": OUT, "S3KeyPrefix": "models/"}
 SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
+#: What a version whose data passed validation ends with here (see InstantTrainer).
+TRAINED = "The model is ready to run."
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
@@ -103,6 +107,23 @@ def box(ref: str, *labels: str) -> dict[str, Any]:
             "creation-date": "2024-01-01T00:00:00", "job-name": "labeling-job/bb",
         },
     }
+
+
+class InstantTrainer:
+    """Stands in for the worker trainer: these tests are about validation, and a worker
+    process per test would only make them slow."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    async def __call__(self, target: TrainingTarget, inputs: ValidatedInputs
+                       ) -> TrainingCompleted:
+        return TrainingCompleted(billable_training_seconds=1)
+
+
+@pytest.fixture(autouse=True)
+def instant_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "WorkerTrainer", InstantTrainer)
 
 
 class Env:
@@ -217,7 +238,7 @@ class Env:
         backend = self.local.backend
         self.run(backend.training.close())
         backend.training = TrainingService(backend.db, self.blobs, backend.arns, backend.tags,
-                                           **options)
+                                           data_dir=backend.data_dir, **options)
         return backend.training
 
 
@@ -361,14 +382,14 @@ def test_create_returns_at_once_with_the_version_training_and_its_fields_stored(
 # --- validation passes: the trainer seam ---------------------------------------------------------
 
 
-def test_valid_data_ends_training_failed_with_trainer_not_available_and_all_outputs(env):
+def test_valid_data_goes_on_to_training_with_all_validation_outputs_recorded(env):
     project = env.local.project("p")
     train = env.cls_lines("a", "b", "a", "b")
     test = env.cls_lines("a", "b")
     fields = external(env, train, test)
     desc = env.train(project, **fields)
-    assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED
+    assert desc.status_message == TRAINED
     described = to_aws(desc)
     prefix = "models/v1/validation/"
     assert described["TrainingDataResult"] == {
@@ -386,8 +407,8 @@ def test_valid_data_ends_training_failed_with_trainer_not_available_and_all_outp
     }
     ended = described["TrainingEndTimestamp"]
     assert described["CreationTimestamp"] <= ended <= dt.datetime.now(dt.UTC)
-    assert "BillableTrainingTimeInSeconds" not in described
-    assert "EvaluationResult" not in described
+    assert described["BillableTrainingTimeInSeconds"] == 1
+    assert "EvaluationResult" not in described  # InstantTrainer evaluates nothing
 
     assert env.summary(desc) == {
         "statistics": {
@@ -436,6 +457,18 @@ def test_a_trainer_that_succeeds_gets_the_validated_inputs_and_completes_the_ver
     assert not inputs.auto_split
 
 
+def test_a_trainer_that_fails_sets_its_status_message(env):
+    async def trainer(target: TrainingTarget, inputs: ValidatedInputs) -> TrainingCompleted:
+        raise TrainingFailed("The training worker exited with code 1.")
+
+    env.replace_service(trainer=trainer)
+    project = env.local.project("p")
+    desc = env.train(project, **external(env, env.cls_lines("a", "b"), env.cls_lines("a", "b")))
+    assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
+    assert desc.status_message == "The training worker exited with code 1."
+    assert not desc.HasField("billable_training_time_in_seconds")
+
+
 def test_a_trainer_that_crashes_fails_the_version_with_the_service_issue_message(env):
     async def trainer(target: TrainingTarget, inputs: ValidatedInputs) -> TrainingCompleted:
         raise RuntimeError("out of memory")
@@ -452,7 +485,7 @@ def test_single_label_detection_passes_validation(env):
     project = env.local.project("p")
     desc = env.train(project, **external(env, env.box_lines("bolt", "bolt"),
                                          env.box_lines("bolt")))
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     assert stats(env.summary(desc), "training")["use_case"] == "OBJECT_LOCALIZATION"
 
 
@@ -519,7 +552,10 @@ def test_manifest_over_the_row_limit_is_the_rows_file_error(env):
     assert_file_error(env, desc, "The manifest file has too many rows.")
 
 
-def test_unwritable_output_location_fails_without_outputs(env):
+def test_unwritable_output_location_is_error_cannot_write_output_s3_bucket(env):
+    """ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET (spec 02 §2.3): the OutputConfig location takes
+    no write, so the version fails with `Unable to write to output S3 bucket.` and no
+    outputs. (Against S3, a refused s3:PutObject: tests/e2e/test_s3_permissions.py.)"""
     project = env.local.project("p")
     env.blobs.put(OUT, "taken", b"an object where the prefix wants a folder")
     desc = env.train(project, output={"S3Bucket": OUT, "S3KeyPrefix": "taken"},
@@ -576,7 +612,7 @@ def test_exactly_twenty_percent_invalid_rows_is_accepted(env):
     project = env.local.project("p")
     train = [*env.cls_lines("a", "b", "a", "b"), "x", *env.cls_lines("a", "b", "a", "b"), "y"]
     desc = env.train(project, **external(env, train, env.cls_lines("a", "b")))
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     assert stats(env.summary(desc), "training")["error_json_line_indices"] == [5, 10]
 
 
@@ -638,7 +674,7 @@ def test_half_the_labels_overlapping_is_enough(env):
     project = env.local.project("p")
     desc = env.train(project, **external(env, env.cls_lines("a", "b", "c", "d"),
                                          env.cls_lines("a", "b", "x")))
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
 
 
 def test_mixed_manifest_filters_the_other_kind_and_can_leave_too_few_usable_labels(env):
@@ -699,7 +735,7 @@ def test_training_dataset_alone_is_split_80_20(env):
     train = env.cls_lines(*(["a"] * 5 + ["b"] * 5))
     env.dataset(project, "TRAIN", [*train, {"source-ref": env.image()}])
     desc = env.train(project)
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     described = to_aws(desc)
     assert described["TrainingDataResult"]["Input"] == {}
     assert described["TestingDataResult"]["Input"] == {"AutoCreate": True}
@@ -720,7 +756,7 @@ def test_auto_create_splits_even_when_a_test_dataset_exists(env):
     env.dataset(project, "TRAIN", env.cls_lines(*(["a"] * 5 + ["b"] * 5)))
     env.dataset(project, "TEST", env.cls_lines("x", "y"))
     desc = env.train(project, testing_data={"AutoCreate": True})
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     assert stats(env.summary(desc), "testing")["total_json_lines"] == 2
 
 
@@ -731,14 +767,14 @@ def test_training_and_test_datasets_are_validated_as_they_are(env):
     desc = env.train(project)
     assert to_aws(desc)["TestingDataResult"]["Input"] == {"AutoCreate": False}
     assert stats(env.summary(desc), "testing") == dataset_stats("IMAGE_LEVEL_LABELS", 4, 4)
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
 
 
 def test_auto_create_with_an_external_training_manifest(env):
     project = env.local.project("p")
     train = env.box_lines(*(["bolt"] * 5))
     desc = env.train(project, **external(env, train, auto_create=True))
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     described = to_aws(desc)
     assert described["TestingDataResult"]["Input"] == {"AutoCreate": True}
     assert stats(env.summary(desc), "testing") == dataset_stats("OBJECT_LOCALIZATION", 1, 1)
@@ -846,7 +882,7 @@ def test_a_restart_resumes_validation_left_in_progress(env, make_local):
     restarted = Env(make_local())
     restarted.wait()
     desc = restarted.describe(project)
-    assert desc.status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert desc.status_message == TRAINED
     assert stats(restarted.summary(desc), "training")["total_json_lines"] == 4
 
 
@@ -910,4 +946,4 @@ def test_close_with_a_job_running_keeps_it_in_progress_for_the_next_start(env, m
     assert not desc.HasField("manifest_summary")
     restarted = Env(make_local())
     restarted.wait()
-    assert restarted.describe(project).status_message == TRAINER_NOT_AVAILABLE_MESSAGE
+    assert restarted.describe(project).status_message == TRAINED

@@ -142,6 +142,19 @@ class ProjectVersion(Base):
     # What the training job works from (its inputs and stage), committed with
     # TRAINING_IN_PROGRESS, so a restarted gateway can run it again or fail it cleanly.
     pending_job: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Training jobs (migration 0003). The latest progress report of the running job (what
+    # WatchProjectVersion streams) and when it came.
+    training_progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    progress_updated_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # The running worker process, so a restarted gateway can stop one left behind.
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    worker_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The AWS EvaluationResult shape, once training succeeded.
+    evaluation_result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Where the trained model's files live in the blob store ({"bucket", "prefix", "files"}).
+    model_bundle: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     project: Mapped[Project] = relationship(back_populates="versions")
 

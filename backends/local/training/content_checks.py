@@ -16,10 +16,17 @@ kind were filtered out. Likewise the overlap: `..._USABLE_LABEL_OVERLAP` only wh
 labels overlap enough before filtering. Label counts are taken after any auto-split, on each
 side of it. `ERROR_MANIFEST_TOO_MANY_LABELS` counts the usable labels (the model's).
 
-Not raised here: `ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET` and
-`ERROR_INVALID_IMAGES_S3_BUCKET_OWNER` (a local blob store has no owners or policies),
-`ERROR_FAILED_IMAGES_S3_COPY` (the trainer's image copy), `ERROR_TOO_MANY_RECORDS_IN_ERROR`
-(indistinguishable from the invalid-rows rule, §2.4 #12).
+Image buckets (§2.4 #3, #4), per manifest: `ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET`
+when the blob store refused an image of the manifest (S3 AccessDenied/403, a local
+PermissionError) or the images bucket's ACL; `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER` when
+an images bucket's owner (GetBucketAcl `Owner.ID`) is not the owner of the manifest's
+bucket. validation.py gathers both facts; the owner check needs a store with owners (S3)
+and is skipped for the local store, whose buckets are folders of one tree. They come
+first in the manifest's list: a bucket the service cannot read, or may not use, is the
+cause of the invalid lines its images make, so it is what the StatusMessage names.
+
+Not raised here: `ERROR_FAILED_IMAGES_S3_COPY` (the trainer's image copy),
+`ERROR_TOO_MANY_RECORDS_IN_ERROR` (indistinguishable from the invalid-rows rule, §2.4 #12).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from labelgate.backends.local.training.tally import (
 
 TOO_MANY_INVALID_ROWS = "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST"
 MULTIPLE_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"
+IMAGES_BUCKET_PERMISSIONS = "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET"
+IMAGES_BUCKET_OWNER = "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER"
 AUTOSPLIT = "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT"
 TOO_FEW_LABELS = "ERROR_MANIFEST_TOO_FEW_LABELS"
 TOO_MANY_LABELS = "ERROR_MANIFEST_TOO_MANY_LABELS"
@@ -52,8 +61,9 @@ MIN_LABELS = {IMAGE_LEVEL_LABELS: 2, OBJECT_LOCALIZATION: 1}
 #: overlap templates rendered with 50, [DESIGN] spec 02 §2.4 #8).
 CONTENT_ERROR_MESSAGES = {
     code: FILE_ERROR_MESSAGES[code]
-    for code in (TOO_MANY_INVALID_ROWS, MULTIPLE_BUCKETS, AUTOSPLIT, TOO_FEW_LABELS,
-                 TOO_MANY_LABELS, TOO_FEW_USABLE_LABELS, LABEL_OVERLAP, USABLE_LABEL_OVERLAP)
+    for code in (TOO_MANY_INVALID_ROWS, MULTIPLE_BUCKETS, IMAGES_BUCKET_PERMISSIONS,
+                 IMAGES_BUCKET_OWNER, AUTOSPLIT, TOO_FEW_LABELS, TOO_MANY_LABELS,
+                 TOO_FEW_USABLE_LABELS, LABEL_OVERLAP, USABLE_LABEL_OVERLAP)
 }
 
 
@@ -78,6 +88,8 @@ class ManifestFacts:
     bucket_count: int
     all_labels: frozenset[str]  # of every valid line, before use-case filtering
     usable_labels: frozenset[str]  # of the lines of the chosen kind
+    images_denied: bool = False  # the store refused an image (or an images bucket's ACL)
+    foreign_images_owner: bool = False  # an images bucket's owner is not the manifest's
 
 
 def too_many_invalid_rows(facts: ManifestFacts) -> bool:
@@ -86,8 +98,12 @@ def too_many_invalid_rows(facts: ManifestFacts) -> bool:
 
 
 def file_level_errors(facts: ManifestFacts) -> list[ContentError]:
-    """The checks that need no use case: invalid rows and image buckets."""
+    """The checks that need no use case: image buckets and invalid rows."""
     errors = []
+    if facts.images_denied:
+        errors.append(ContentError(IMAGES_BUCKET_PERMISSIONS))
+    if facts.foreign_images_owner:
+        errors.append(ContentError(IMAGES_BUCKET_OWNER))
     if too_many_invalid_rows(facts):
         errors.append(ContentError(TOO_MANY_INVALID_ROWS))
     if facts.bucket_count > 1:

@@ -5,8 +5,15 @@
     s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/validation/training_manifest_with_validation.json
     s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/validation/testing_manifest_with_validation.json
 
-(the evaluation files of §6/§7 go beside them and are the trainer's). An empty prefix puts
-`{VersionName}/...` at the top of the bucket; a trailing `/` on the prefix is not doubled.
+and, once a model is trained (§6.1, §7; the report is ours):
+
+    s3://{S3Bucket}/{S3KeyPrefix}/EvaluationResultSummary-{ProjectName}-{VersionName}.json
+    s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/evaluation/training_snapshot.manifest
+    s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/evaluation/testing_snapshot.manifest
+    s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/evaluation/report/index.html (and its PNGs)
+
+An empty prefix puts `{VersionName}/...` at the top of the bucket; a trailing `/` on the
+prefix is not doubled.
 """
 
 from __future__ import annotations
@@ -86,6 +93,16 @@ class OutputLocation:
     @property
     def testing_validation(self) -> BlobLocation:
         return self.validation(TESTING_VALIDATION_NAME)
+
+    def evaluation(self, *parts: str) -> BlobLocation:
+        """`{prefix}/{version}/evaluation/...`: the snapshots (§7) and the report."""
+        return BlobLocation(self.bucket, self.key("evaluation", *parts))
+
+    def top_level(self, name: str) -> BlobLocation:
+        """`{prefix}/{name}`, beside the version folders: where the evaluation summary file
+        goes (§6.1)."""
+        base = self.prefix.rstrip("/")
+        return BlobLocation(self.bucket, f"{base}/{name}" if base else name)
 
     def check_writable(self, blobs: BlobStore) -> None:
         """Write and delete a probe object where the outputs will go; OutputNotWritable if

@@ -3,23 +3,32 @@
 The RPC checks the request, commits the version in TRAINING_IN_PROGRESS (`The model is
 being trained.`) together with its job (`pending_job`: the resolved inputs and the stage)
 and returns the ARN at once. The job then runs as an asyncio task: the validation stage on
-a worker thread (validation.py), then the trainer seam (trainer.py). Every end is recorded
-in one transaction that also sets TrainingEndTimestamp:
+a worker thread (validation.py), then the trainer (trainer.py), which runs the learning in
+a worker process. Every end is recorded in one transaction that also sets
+TrainingEndTimestamp:
 
 * manifest file error / unwritable output: TRAINING_FAILED, the bare message, no outputs;
 * content errors: TRAINING_FAILED, the first error's message, Validation + ManifestSummary;
 * validation passed: the outputs are recorded (still in progress), then the trainer runs;
-  no trainer: TRAINING_FAILED with TRAINER_NOT_AVAILABLE_MESSAGE;
+  success: TRAINING_COMPLETED (`The model is ready to run.`), BillableTrainingTimeInSeconds,
+  EvaluationResult, TrainingDataResult/TestingDataResult.Output, the model bundle;
+  a failed worker: TRAINING_FAILED with the trainer's message (TrainingFailed);
 * anything unexpected: TRAINING_FAILED, `Amazon Rekognition experienced a service issue.`
 
-Restarts: `resume()` runs again every job left TRAINING_IN_PROGRESS (the stage is
-idempotent: it rewrites the same outputs), and fails a version whose job it cannot read.
-A stopping service interrupts validation between lines; the job stays pending.
+Progress (the stage, and the worker's epochs, loss, metric, ETA) is recorded as it comes
+(progress.py) and streamed by WatchProjectVersion.
+
+Restarts: `resume()` stops any worker a dead gateway left behind (by its recorded pid, if
+it really is that job's worker) and runs again every job left TRAINING_IN_PROGRESS (the
+stages are idempotent: they rewrite the same outputs). A job whose training stage was
+started `max_attempts` times, or whose job cannot be read, is failed instead. `close()`
+stops running workers; their jobs stay pending and resume at the next start.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -36,15 +45,22 @@ from labelgate.backends.local.manifests import ManifestLimits
 from labelgate.backends.local.projects import find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Project, ProjectVersion, utcnow
+from labelgate.backends.local.training.contract import Progress
 from labelgate.backends.local.training.inputs import TrainingInputs, resolve_inputs
+from labelgate.backends.local.training.metrics import TrainingMetrics
 from labelgate.backends.local.training.outputs import OutputLocation
+from labelgate.backends.local.training.progress import (
+    VALIDATING,
+    ProgressHub,
+    record_progress,
+)
 from labelgate.backends.local.training.trainer import (
-    TRAINER_NOT_AVAILABLE_MESSAGE,
     Trainer,
-    TrainerNotAvailable,
+    TrainerConfig,
     TrainingCompleted,
+    TrainingFailed,
     TrainingTarget,
-    train,
+    WorkerTrainer,
 )
 from labelgate.backends.local.training.validation import (
     ContentFailure,
@@ -78,6 +94,15 @@ def _with_validation(result: dict[str, Any] | None, location: Any) -> dict[str, 
     return {**(result or {}), "Validation": {"Assets": [location.asset()]}}
 
 
+class TooManyAttempts(Exception):
+    """The job's training stage was started too often (a crash loop): fail it."""
+
+
+def _with_output(result: dict[str, Any] | None, location: Any, **extra: Any) -> dict[str, Any]:
+    """A Training/TestingDataResult with its `Output`: the snapshot (spec 02 §7)."""
+    return {**(result or {}), "Output": {"Assets": [location.asset()], **extra}}
+
+
 def _record_outputs(version: ProjectVersion, outputs: ValidationOutputs) -> None:
     version.training_data_result = _with_validation(
         version.training_data_result, outputs.training_validation
@@ -100,14 +125,28 @@ class TrainingService:
         *,
         limits: ManifestLimits | None = None,
         images: ImageProbe | None = None,
-        trainer: Trainer = train,
+        trainer: Trainer | None = None,
+        data_dir: Path | None = None,
+        config: TrainerConfig | None = None,
+        metrics: TrainingMetrics | None = None,
         max_concurrent_jobs: int = 2,
     ) -> None:
         self._db = db
+        self._blobs = blobs
         self._arns = arns
         self._tags = tags
-        self._trainer = trainer
         self._background = BackgroundJobs("training", max_concurrent_jobs)
+        self.config = config or TrainerConfig()
+        self.hub = ProgressHub()
+        self.metrics = metrics or TrainingMetrics()
+        if trainer is None:
+            if data_dir is None:
+                raise ValueError("TrainingService needs a data_dir for its worker trainer")
+            trainer = WorkerTrainer(db=db, blobs=blobs, data_dir=data_dir, config=self.config,
+                                    stop=self._background.stop, on_progress=self.hub.notify,
+                                    on_worker=self.metrics.worker_running,
+                                    in_thread=self._background.in_thread)
+        self._trainer = trainer
         self._validator = TrainingDataValidator(
             db=db, blobs=blobs, limits=limits or ManifestLimits(),
             images=images or ImageProbe(blobs),
@@ -176,15 +215,25 @@ class TrainingService:
         except JobInterrupted:
             log.info("model version %s: training interrupted; it resumes at the next start",
                      version_id)
+        except TooManyAttempts as exc:
+            log.error("model version %s: %s", version_id, exc)
+            await self._finish(version_id, TRAINING_FAILED,
+                               f"{SERVICE_ISSUE_MESSAGE} {exc}")
         except Exception:
             log.exception("model version %s: training job failed", version_id)
             await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
+
+    async def _progress(self, version_id: int, progress: Progress) -> None:
+        await self._db.run(lambda s: record_progress(s, version_id, progress))
+        await self.hub.notify()
 
     async def _run_stages(self, version_id: int) -> None:
         loaded = await self._db.run(lambda s: self._load_job(s, version_id))
         if loaded is None:
             return  # finished meanwhile
         target, inputs = loaded
+        await self._progress(version_id, Progress(stage=VALIDATING,
+                                                  message="validating the training data"))
         outcome = await self._background.in_thread(
             self._validator.validate, inputs, target.output
         )
@@ -199,10 +248,10 @@ class TrainingService:
         await self._enter_training(version_id, outcome.outputs)
         try:
             completed = await self._trainer(target, outcome.inputs)
-        except TrainerNotAvailable:
-            await self._finish(version_id, TRAINING_FAILED, TRAINER_NOT_AVAILABLE_MESSAGE)
+        except TrainingFailed as exc:
+            await self._finish(version_id, TRAINING_FAILED, exc.status_message)
             return
-        await self._complete(version_id, completed)
+        await self._complete(version_id, completed, auto_split=outcome.inputs.auto_split)
 
     def _load_job(self, session: Session, version_id: int
                   ) -> tuple[TrainingTarget, TrainingInputs] | None:
@@ -218,6 +267,10 @@ class TrainingService:
         job = version.pending_job or {}
         if job.get("stage") not in RESUMABLE_STAGES or "inputs" not in job:
             raise ValueError(f"unreadable training job {job!r}")
+        attempts = int(job.get("attempts", 0))
+        if attempts >= self.config.max_attempts:
+            raise TooManyAttempts(f"Training was interrupted {attempts} times; it is not "
+                                  "started again.")
         target = TrainingTarget(
             version_id=version.id,
             version_arn=version.arn,
@@ -225,6 +278,7 @@ class TrainingService:
             version_name=version.name,
             output=OutputLocation.from_output_config(version.output_config or {}, version.name),
             kms_key_id=version.kms_key_id,
+            created_at=version.created_at,
         )
         return target, TrainingInputs.from_json(job["inputs"])
 
@@ -237,37 +291,59 @@ class TrainingService:
             if version is None:
                 return
             _record_outputs(version, outputs)
-            version.pending_job = {**(version.pending_job or {}), "stage": TRAINING_STAGE}
+            job = version.pending_job or {}
+            version.pending_job = {**job, "stage": TRAINING_STAGE,
+                                   "attempts": int(job.get("attempts", 0)) + 1}
 
         await self._db.run(work)
 
     async def _finish(self, version_id: int, status: str, message: str, *,
                       outputs: ValidationOutputs | None = None) -> None:
-        def work(session: Session) -> None:
+        def work(session: Session) -> bool:
             version = self._in_progress(session, version_id)
             if version is None:
-                return
+                return False
             if outputs is not None:
                 _record_outputs(version, outputs)
             version.status = status
             version.status_message = message
             version.training_ended_at = utcnow()
             version.pending_job = None
+            version.worker_pid = version.worker_host = None
+            return True
 
-        await self._db.run(work)
+        if await self._db.run(work):
+            self.metrics.job_ended(status)
+        await self.hub.notify()
 
-    async def _complete(self, version_id: int, completed: TrainingCompleted) -> None:
-        def work(session: Session) -> None:
+    async def _complete(self, version_id: int, completed: TrainingCompleted, *,
+                        auto_split: bool = False) -> None:
+        def work(session: Session) -> bool:
             version = self._in_progress(session, version_id)
             if version is None:
-                return
+                return False
             version.status = TRAINING_COMPLETED
             version.status_message = COMPLETED_MESSAGE
             version.training_ended_at = utcnow()
             version.billable_training_seconds = completed.billable_training_seconds
+            if completed.evaluation_result is not None:
+                version.evaluation_result = completed.evaluation_result
+            if completed.training_output is not None:
+                version.training_data_result = _with_output(
+                    version.training_data_result, completed.training_output)
+            if completed.testing_output is not None:
+                version.testing_data_result = _with_output(
+                    version.testing_data_result, completed.testing_output,
+                    AutoCreate=auto_split)
+            if completed.model_bundle is not None:
+                version.model_bundle = completed.model_bundle
             version.pending_job = None
+            version.worker_pid = version.worker_host = None
+            return True
 
-        await self._db.run(work)
+        if await self._db.run(work):
+            self.metrics.job_ended(TRAINING_COMPLETED, completed.billable_training_seconds)
+        await self.hub.notify()
 
     @staticmethod
     def _in_progress(session: Session, version_id: int) -> ProjectVersion | None:
@@ -284,16 +360,27 @@ class TrainingService:
         """Run again every job a previous run left TRAINING_IN_PROGRESS; fail the versions
         whose job cannot be read, so nothing stays in progress for ever."""
         self._background.open()
+        reopen = getattr(self._trainer, "reopen", None)
+        if reopen is not None:
+            reopen()
 
-        def pending(session: Session) -> list[tuple[int, Any]]:
+        def pending(session: Session) -> list[tuple[int, Any, int | None, str | None]]:
             rows = session.execute(
-                select(ProjectVersion.id, ProjectVersion.pending_job)
+                select(ProjectVersion.id, ProjectVersion.pending_job,
+                       ProjectVersion.worker_pid, ProjectVersion.worker_host)
                 .where(ProjectVersion.status == TRAINING_IN_PROGRESS)
                 .order_by(ProjectVersion.id)
             )
             return list(rows.tuples())
 
-        for version_id, job in await self._db.run(pending):
+        stop_stale = getattr(self._trainer, "stop_stale_worker", None)
+        for version_id, job, pid, host in await self._db.run(pending):
+            if pid is not None and stop_stale is not None:
+                try:
+                    await stop_stale(version_id, pid, host)
+                except Exception:  # never a reason for the backend not to start
+                    log.exception("model version %s: could not stop its old worker %s",
+                                  version_id, pid)
             if isinstance(job, dict) and job.get("stage") in RESUMABLE_STAGES:
                 self._start_job(version_id)
             else:
@@ -302,7 +389,12 @@ class TrainingService:
                 await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
 
     async def close(self) -> None:
-        """Interrupt running jobs (they stay pending and resume at the next start)."""
+        """Interrupt running jobs and stop their workers (the jobs stay pending and resume
+        at the next start)."""
+        self._background.stop.set()
+        terminate = getattr(self._trainer, "terminate", None)
+        if terminate is not None:
+            await terminate()
         await self._background.close()
 
     async def wait_idle(self) -> None:

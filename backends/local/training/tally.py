@@ -48,6 +48,11 @@ class ManifestTally:
     valid: int = 0
     error_lines: array = field(default_factory=lambda: array("I"))
     buckets: set[str] = field(default_factory=set)
+    #: Buckets the store refused one of this manifest's images from (spec 02 §2.4 #3).
+    denied_buckets: set[str] = field(default_factory=set)
+    #: Images buckets whose owner is not the manifest bucket's (spec 02 §2.4 #4); filled by
+    #: the validation stage's owner check after the pass, not by `add`.
+    foreign_owner_buckets: set[str] = field(default_factory=set)
     image: KindTally = field(default_factory=KindTally)
     boxes: KindTally = field(default_factory=KindTally)
 
@@ -64,6 +69,8 @@ class ManifestTally:
             self.error_lines.append(verdict.number)
         if verdict.bucket is not None and len(self.buckets) < 2:
             self.buckets.add(verdict.bucket)  # two are enough to know there are several
+        if verdict.image_denied and verdict.bucket is not None:
+            self.denied_buckets.add(verdict.bucket)
         if verdict.status == INVALID:
             self.invalid += 1
             return

@@ -1,33 +1,85 @@
-"""The trainer seam: turning validated training data into a model.
+"""Turning validated training data into a model, in a worker process.
 
-`train(target, inputs)` is called once validation passed (validation.py), with the version
-still TRAINING_IN_PROGRESS and its validation outputs recorded. It returns a
-`TrainingCompleted` when a model exists; the training service then marks the version
-TRAINING_COMPLETED. Anything it raises fails the version: `TrainerNotAvailable` with
-`TRAINER_NOT_AVAILABLE_MESSAGE`, any other exception with the service-issue message.
+`WorkerTrainer` is called once validation passed (validation.py), with the version still
+TRAINING_IN_PROGRESS and its validation outputs recorded:
 
-No trainer exists yet (it is the next issue's work), so `train` raises
-TrainerNotAvailable: a version that passes validation ends TRAINING_FAILED with a message
-that says so, and never pretends to have a model. The trainer replaces this function, or is
-passed to `TrainingService(trainer=...)`.
+1. the job's folder, `<data_dir>/training/<version id>/`, is emptied, and the usable lines
+   become a `TrainingRequest` with local image copies (examples.py), written as job.json;
+2. at most `max_concurrent_jobs` workers run at once (stage `queued` while waiting);
+3. the worker (`python -m labelgate.backends.local.training.worker job.json`) runs with
+   stderr in `worker.log`; its pid is recorded, its progress lines go to the store as they
+   come (at most one write per `progress_interval_s`, the last one always);
+4. on success the outputs are uploaded: the evaluation summary, snapshots and report under
+   OutputConfig (spec 02 §4.3, §6.1), the model bundle into the models bucket (bundle.py);
+   the copies and outputs are then removed from the folder (job.json and the logs stay;
+   a new attempt keeps the previous attempt's log as worker.previous.log).
+
+A worker that fails (non-zero exit, a signal, no result line) raises `TrainingFailed`, whose
+message names the exit and the log but never a traceback. `terminate()` stops every
+running worker (the service's close()); the job then raises JobInterrupted and stays pending
+for the next start.
+
+`Trainer` is the seam: anything with WorkerTrainer's call signature can stand in (tests).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from labelgate.backends.local.training.outputs import OutputLocation
-from labelgate.backends.local.training.validation import ValidatedInputs
-
-TRAINER_NOT_AVAILABLE_MESSAGE = (
-    "The training data passed validation, but this server has no trainer yet: "
-    "no model was trained."
+from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.models import ProjectVersion
+from labelgate.backends.local.training import processes
+from labelgate.backends.local.training.bundle import (
+    DEFAULT_MODELS_BUCKET,
+    ModelBundle,
+    upload_bundle,
 )
+from labelgate.backends.local.training.contract import Progress, TrainingSettings
+from labelgate.backends.local.training.examples import TrainingDataError, build_request
+from labelgate.backends.local.training.jobfile import TrainingJob, write_job
+from labelgate.backends.local.training.outputs import (
+    BlobLocation,
+    OutputLocation,
+    OutputNotWritable,
+    upload_file,
+)
+from labelgate.backends.local.training.progress import PREPARING, QUEUED, record_progress
+from labelgate.backends.local.training.validation import JobInterrupted, ValidatedInputs
+from labelgate.backends.local.training.worker_protocol import (
+    WorkerError,
+    WorkerResult,
+    parse_line,
+)
+from labelgate.errors import InvalidS3ObjectException
+
+log = logging.getLogger(__name__)
+
+SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
+IMAGE_COPY_MESSAGE = "Failed to copy images from S3 bucket."  # ERROR_FAILED_IMAGES_S3_COPY
+OUTPUT_MESSAGE = "Unable to write to output S3 bucket."  # ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET
+JOB_FILE, LOG_FILE, PREVIOUS_LOG_FILE = "job.json", "worker.log", "worker.previous.log"
+TRAINING_DIR = "training"
 
 
-class TrainerNotAvailable(Exception):
-    """This server cannot train models (yet)."""
+class TrainingFailed(Exception):
+    """The job failed; `status_message` is what StatusMessage says."""
+
+    def __init__(self, status_message: str) -> None:
+        super().__init__(status_message)
+        self.status_message = status_message
 
 
 @dataclass(frozen=True)
@@ -40,17 +92,409 @@ class TrainingTarget:
     version_name: str
     output: OutputLocation  # where the evaluation files go (spec 02 §4.3, §6.1)
     kms_key_id: str | None
+    created_at: dt.datetime | None = None  # CreationTimestamp, the start of training
+
+    @property
+    def creation_ms(self) -> str:
+        """The ARN's last segment (creation time in epoch milliseconds)."""
+        return self.version_arn.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
 class TrainingCompleted:
-    """What a successful trainer reports."""
+    """What a successful trainer reports; the service records it with the version."""
 
     billable_training_seconds: int
+    evaluation_result: dict[str, Any] | None = None  # the AWS EvaluationResult shape
+    training_output: BlobLocation | None = None  # TrainingDataResult.Output (snapshot)
+    testing_output: BlobLocation | None = None  # TestingDataResult.Output (snapshot)
+    model_bundle: dict[str, Any] | None = None  # bundle.ModelBundle.to_json()
 
 
 Trainer = Callable[[TrainingTarget, ValidatedInputs], Awaitable[TrainingCompleted]]
 
 
-async def train(target: TrainingTarget, inputs: ValidatedInputs) -> TrainingCompleted:
-    raise TrainerNotAvailable(TRAINER_NOT_AVAILABLE_MESSAGE)
+# --- settings -------------------------------------------------------------------------------------
+
+
+def _optional_number(config: Mapping[str, Any], key: str, kind: type, minimum: float
+                     ) -> Any:
+    raw = config.get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = kind(raw)  # environment overrides arrive as text
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a number, got {raw!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key} must be finite, got {raw!r}")
+    if value < minimum:
+        raise ValueError(f"{key} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """The local backend's trainer settings (`[backends.local]` keys in parentheses)."""
+
+    models_bucket: str = DEFAULT_MODELS_BUCKET  # (models_bucket)
+    time_budget_s: float | None = None  # (training_time_budget_seconds) None: AutoML sizes it
+    device: str = "auto"  # (training_device) auto | cpu | cuda | cuda:N
+    threads: int | None = None  # (training_threads) None: every core
+    seed: int = 0  # (training_seed)
+    backbone: str = "efficientnet_lite0"  # (training_backbone)
+    max_concurrent_jobs: int = 1  # (max_training_jobs) worker processes at once
+    max_attempts: int = 3  # starts of one job's training stage before it is failed
+    progress_interval_s: float = 0.5
+    terminate_grace_s: float = 10.0
+
+    #: config key -> field
+    KEYS = {
+        "models_bucket": "models_bucket",
+        "training_time_budget_seconds": "time_budget_s",
+        "training_device": "device",
+        "training_threads": "threads",
+        "training_seed": "seed",
+        "training_backbone": "backbone",
+        "max_training_jobs": "max_concurrent_jobs",
+    }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TrainerConfig:
+        budget = _optional_number(config, "training_time_budget_seconds", float, 0)
+        threads = _optional_number(config, "training_threads", int, 0)
+        seed = _optional_number(config, "training_seed", int, 0)
+        jobs = _optional_number(config, "max_training_jobs", int, 1)
+        device = str(config.get("training_device") or "auto")
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise ValueError(f"training_device must be auto, cpu, cuda or cuda:N, got {device!r}")
+        return cls(
+            models_bucket=str(config.get("models_bucket") or DEFAULT_MODELS_BUCKET),
+            time_budget_s=budget or None,  # 0 means "no budget" too
+            device=device,
+            threads=threads or None,
+            seed=seed or 0,
+            backbone=str(config.get("training_backbone") or "efficientnet_lite0"),
+            max_concurrent_jobs=jobs or 1,
+        )
+
+    def settings(self) -> TrainingSettings:
+        return TrainingSettings(seed=self.seed, time_budget_s=self.time_budget_s,
+                                backbone=self.backbone, device=self.device,
+                                threads=self.threads)
+
+
+# --- the trainer ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """One worker being watched."""
+
+    process: asyncio.subprocess.Process
+    started: float
+    result: WorkerResult | None = None
+    error: WorkerError | None = None
+
+
+class WorkerTrainer:
+    """Runs each job's learning in a worker process (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        blobs: BlobStore,
+        data_dir: Path,
+        config: TrainerConfig | None = None,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[], Awaitable[None]] | None = None,
+        on_worker: Callable[[bool], None] | None = None,
+        in_thread: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        self._db = db
+        # Long blocking steps (copying images, uploading outputs) run here: the service's
+        # job threads, never the default executor every request's `db.run` needs.
+        self._in_thread = in_thread or asyncio.to_thread
+        self._blobs = blobs
+        self._root = Path(data_dir) / TRAINING_DIR
+        self.config = config or TrainerConfig()
+        self._stop = stop or threading.Event()
+        self._on_progress = on_progress
+        self._on_worker = on_worker
+        self._slots: asyncio.Semaphore | None = None
+        self._closing: asyncio.Event | None = None
+        self._running: dict[int, _Run] = {}
+
+    def job_dir(self, version_id: int) -> Path:
+        return self._root / str(version_id)
+
+    def job_path(self, version_id: int) -> Path:
+        return self.job_dir(version_id) / JOB_FILE
+
+    def _events(self) -> tuple[asyncio.Semaphore, asyncio.Event]:
+        if self._slots is None or self._closing is None:
+            self._slots = asyncio.Semaphore(self.config.max_concurrent_jobs)
+            self._closing = asyncio.Event()
+        return self._slots, self._closing
+
+    # -- the store ---------------------------------------------------------------------------
+    async def _progress(self, version_id: int, progress: Progress) -> None:
+        await self._db.run(lambda s: record_progress(s, version_id, progress))
+        if self._on_progress is not None:
+            await self._on_progress()
+
+    async def _set_worker(self, version_id: int, pid: int | None) -> None:
+        def work(session: Any) -> None:
+            version = session.get(ProjectVersion, version_id)
+            if version is not None:
+                version.worker_pid = pid
+                version.worker_host = processes.this_host() if pid is not None else None
+
+        await self._db.run(work)
+
+    async def stop_stale_worker(self, version_id: int, pid: int, host: str | None) -> None:
+        """A previous gateway's worker for this version: stop it if it still runs."""
+        await processes.stop_stale_worker(pid, host, self.job_path(version_id),
+                                          grace_s=self.config.terminate_grace_s)
+        await self._set_worker(version_id, None)
+
+    # -- the job -----------------------------------------------------------------------------
+    async def __call__(self, target: TrainingTarget, inputs: ValidatedInputs
+                       ) -> TrainingCompleted:
+        jobdir = self.job_dir(target.version_id)
+        await asyncio.to_thread(_fresh_dir, jobdir)
+        await self._progress(target.version_id, Progress(
+            stage=PREPARING, message="copying the training and test images"))
+        try:
+            request = await self._in_thread(build_request, self._blobs, inputs, jobdir,
+                                            self.config.settings(), self._stop)
+        except TrainingDataError as exc:
+            log.warning("model version %s: %s", target.version_id, exc)
+            raise TrainingFailed(IMAGE_COPY_MESSAGE) from exc
+        job = TrainingJob(request=request, version_arn=target.version_arn,
+                          project_name=target.project_name, version_name=target.version_name,
+                          created_at=target.created_at or dt.datetime.now(dt.UTC))
+        job_path = jobdir / JOB_FILE
+        await asyncio.to_thread(write_job, job, job_path)
+
+        slots, closing = self._events()
+        if slots.locked():
+            await self._progress(target.version_id, Progress(
+                stage=QUEUED, message="waiting for a free training slot"))
+        await _acquire_or_close(slots, closing, self._stop)
+        try:
+            run = await self._run_worker(target.version_id, job_path)
+        finally:
+            slots.release()
+        wall = time.monotonic() - run.started
+        returncode = run.process.returncode
+        if self._stop.is_set() and (returncode != 0 or run.result is None):
+            raise JobInterrupted
+        log_path = jobdir / LOG_FILE
+        if returncode != 0 or run.result is None:
+            await asyncio.to_thread(_tidy, jobdir)
+            raise TrainingFailed(_failure_message(returncode, run, log_path))
+        completed = await self._in_thread(self._publish, target, jobdir, run.result, wall)
+        await asyncio.to_thread(_tidy, jobdir)
+        return completed
+
+    async def _run_worker(self, version_id: int, job_path: Path) -> _Run:
+        jobdir = job_path.parent
+        with (jobdir / LOG_FILE).open("ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                *processes.worker_command(job_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                cwd=jobdir,
+                env=processes.worker_environment(self.config.threads),
+                start_new_session=True,
+                limit=1 << 20,  # a progress line is small; a result line a little bigger
+            )
+        run = _Run(process, time.monotonic())
+        self._running[version_id] = run
+        if self._on_worker is not None:
+            self._on_worker(True)
+        try:
+            await self._set_worker(version_id, process.pid)
+            await self._follow(version_id, run)
+            await process.wait()
+        except BaseException:
+            await processes.terminate(process, self.config.terminate_grace_s)
+            raise
+        finally:
+            self._running.pop(version_id, None)
+            if self._on_worker is not None:
+                self._on_worker(False)
+            with contextlib.suppress(Exception):
+                await self._set_worker(version_id, None)
+        log.info("model version %s: worker %s %s after %.1f s", version_id, process.pid,
+                 processes.describe_exit(process.returncode or 0),
+                 time.monotonic() - run.started)
+        return run
+
+    async def _follow(self, version_id: int, run: _Run) -> None:
+        """Read the worker's lines until it closes stdout; store progress, throttled."""
+        assert run.process.stdout is not None
+        pending: Progress | None = None
+        last_write = 0.0
+        while True:
+            try:
+                line = await run.process.stdout.readline()
+            except ValueError:  # a line over the limit: not a protocol line
+                continue
+            if not line:
+                break
+            message = parse_line(line)
+            if isinstance(message, Progress):
+                pending = message
+                if time.monotonic() - last_write >= self.config.progress_interval_s:
+                    await self._progress(version_id, pending)
+                    pending, last_write = None, time.monotonic()
+            elif isinstance(message, WorkerResult):
+                run.result = message
+            elif isinstance(message, WorkerError):
+                run.error = message
+        if pending is not None:
+            await self._progress(version_id, pending)
+
+    # -- publishing ----------------------------------------------------------------------------
+    def _publish(self, target: TrainingTarget, jobdir: Path, result: WorkerResult,
+                 wall_s: float) -> TrainingCompleted:
+        """Upload the outputs (OutputConfig) and the bundle (models bucket)."""
+        output = target.output
+        try:
+            files = {name: result.path(jobdir, name) for name in (
+                result.summary, result.training_snapshot, result.testing_snapshot,
+                *result.model_files)}
+            report = {name: result.path(jobdir, f"{result.report_dir}/{name}")
+                      for name in result.report_files} if result.report_dir else {}
+        except ValueError as exc:
+            log.error("model version %s: %s", target.version_id, exc)
+            raise TrainingFailed(SERVICE_ISSUE_MESSAGE) from exc
+        summary_name = Path(result.summary).name
+        summary = output.top_level(summary_name)
+        training_snapshot = output.evaluation(Path(result.training_snapshot).name)
+        testing_snapshot = output.evaluation(Path(result.testing_snapshot).name)
+        try:
+            for location, name in ((training_snapshot, result.training_snapshot),
+                                   (testing_snapshot, result.testing_snapshot)):
+                upload_file(self._blobs, location, files[name])
+            for name, path in report.items():
+                upload_file(self._blobs, output.evaluation("report", name), path)
+            # The summary last: its presence says the evaluation files are complete.
+            upload_file(self._blobs, summary, files[result.summary])
+        except OutputNotWritable as exc:
+            log.warning("model version %s: writing the evaluation outputs failed: %s",
+                        target.version_id, exc)
+            raise TrainingFailed(OUTPUT_MESSAGE) from exc
+
+        bundle = ModelBundle.for_version(self.config.models_bucket, target.project_name,
+                                         target.version_name, target.creation_ms)
+        sources = {Path(name).name: files[name] for name in result.model_files}
+        sources[summary_name] = files[result.summary]
+        sources.update({f"report/{name}": path for name, path in report.items()})
+        try:
+            bundle = upload_bundle(self._blobs, bundle, sources)
+        except (InvalidS3ObjectException, OSError) as exc:
+            log.error("model version %s: storing the model in s3://%s failed: %s",
+                      target.version_id, bundle.bucket, exc)
+            raise TrainingFailed(SERVICE_ISSUE_MESSAGE) from exc
+        bundle = bundle.with_files(bundle.files, summary=summary_name)
+        return TrainingCompleted(
+            billable_training_seconds=max(1, math.ceil(wall_s)),
+            evaluation_result={"F1Score": result.f1_score,
+                               "Summary": {"S3Object": summary.s3_object()}},
+            training_output=training_snapshot,
+            testing_output=testing_snapshot,
+            model_bundle=bundle.to_json(),
+        )
+
+    # -- stopping ------------------------------------------------------------------------------
+    async def terminate(self) -> None:
+        """Stop every running worker (the gateway is stopping); their jobs stay pending."""
+        _, closing = self._events()
+        closing.set()
+        runs = list(self._running.values())
+        await asyncio.gather(*(processes.terminate(r.process, self.config.terminate_grace_s)
+                               for r in runs), return_exceptions=True)
+
+    def reopen(self) -> None:
+        """Accept jobs again after terminate() (the backend is starting)."""
+        if self._closing is not None:
+            self._closing.clear()
+
+
+async def _acquire_or_close(slots: asyncio.Semaphore, closing: asyncio.Event,
+                            stop: threading.Event) -> None:
+    """Take a worker slot, or raise JobInterrupted if the trainer closes first."""
+    if closing.is_set() or stop.is_set():
+        raise JobInterrupted
+    acquire = asyncio.ensure_future(slots.acquire())
+    closed = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait((acquire, closed), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
+    if acquire.done() and not acquire.cancelled():
+        if closing.is_set() or stop.is_set():
+            slots.release()
+            raise JobInterrupted
+        return
+    acquire.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await acquire
+    if acquire.done() and not acquire.cancelled():
+        slots.release()  # it was granted while being cancelled
+    raise JobInterrupted
+
+
+def _failure_message(returncode: int | None, run: _Run, log_path: Path) -> str:
+    if returncode == 0:
+        what = "ended without reporting a result"
+    else:
+        what = processes.describe_exit(returncode if returncode is not None else -1)
+    if run.error is not None:
+        log.warning("training worker failed: %s: %s", run.error.type, run.error.message)
+    return f"{SERVICE_ISSUE_MESSAGE} The training worker {what}; see {log_path} on the server."
+
+
+def _fresh_dir(path: Path) -> None:
+    """Empty the job's folder for a new attempt; the last attempt's log stays (renamed), so
+    a job that keeps being interrupted can still be diagnosed."""
+    aside = path.parent / f".{path.name}.{PREVIOUS_LOG_FILE}"
+    with contextlib.suppress(OSError):
+        os.replace(path / LOG_FILE, aside)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.replace(aside, path / PREVIOUS_LOG_FILE)
+
+
+def _tidy(jobdir: Path) -> None:
+    """Keep job.json and the logs for people; the images and outputs are uploaded."""
+    for entry in jobdir.iterdir():
+        if entry.name in (JOB_FILE, LOG_FILE, PREVIOUS_LOG_FILE):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry)
+
+
+def remove_job_dir(data_dir: Path, version_id: int) -> None:
+    shutil.rmtree(Path(data_dir) / TRAINING_DIR / str(version_id), ignore_errors=True)
+
+
+__all__ = [
+    "SERVICE_ISSUE_MESSAGE",
+    "Trainer",
+    "TrainerConfig",
+    "TrainingCompleted",
+    "TrainingFailed",
+    "TrainingTarget",
+    "WorkerTrainer",
+    "remove_job_dir",
+]

@@ -6,7 +6,14 @@ runs it on a worker thread.
 2. The OutputConfig location must take a write (`Unable to write to output S3 bucket.`).
 3. Every line of both manifests goes through the line validator; each verdict's output
    line is spooled to a local file (one output line per input line, input order) and
-   summed up in a `ManifestTally`. Memory does not grow with the manifest.
+   summed up in a `ManifestTally`. Memory does not grow with the manifest. Images the store
+   refuses mark their bucket (`ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET`). Then, on a
+   store with bucket owners (S3), each images bucket's owner (GetBucketAcl `Owner.ID`) is
+   compared with the owner of the manifest's bucket (`ERROR_INVALID_IMAGES_S3_BUCKET_OWNER`;
+   a project dataset has no manifest bucket, so the OutputConfig bucket stands in: the
+   spec's fix puts training, test, output and image buckets under one owner). An images
+   bucket whose ACL is refused counts as a permissions error; a reference bucket whose ACL
+   is refused skips the owner check (logged). The local store has no owners: skipped.
 4. The use case is decided from the valid training lines; lines of the other kind stop
    being usable (tally.py).
 5. Auto-split (no test set, or `AutoCreate`): the usable training lines are split 80/20 by
@@ -29,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs import BlobAccessDenied, BlobStore, bucket_owner
 from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import (
     FILE_ERROR_MESSAGES,
@@ -50,7 +57,13 @@ from labelgate.backends.local.training.content_checks import (
     label_count_errors,
     overlap_errors,
 )
-from labelgate.backends.local.training.inputs import LineSource, TrainingInputs, open_lines
+from labelgate.backends.local.training.inputs import (
+    InputSource,
+    LineSource,
+    ManifestInput,
+    TrainingInputs,
+    open_lines,
+)
 from labelgate.backends.local.training.outputs import (
     BlobLocation,
     JsonLinesWriter,
@@ -61,6 +74,7 @@ from labelgate.backends.local.training.outputs import (
     upload_json,
 )
 from labelgate.backends.local.training.tally import NOT_DETERMINED, KindTally, ManifestTally
+from labelgate.errors import InvalidS3ObjectException
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +167,8 @@ def _facts(tally: ManifestTally, kind: KindTally) -> ManifestFacts:
         bucket_count=len(tally.buckets),
         all_labels=frozenset(tally.all_labels),
         usable_labels=frozenset(kind.labels),
+        images_denied=bool(tally.denied_buckets),
+        foreign_images_owner=bool(tally.foreign_owner_buckets),
     )
 
 
@@ -230,6 +246,10 @@ class TrainingDataValidator:
                     testing = self._scan(sources[1], testing_spool, for_split=False)
             except ManifestFileError as exc:  # the file changed under us since the check
                 return FileFailure(file_error_message(exc))
+            owners = _OwnerCache(self._blobs)
+            self._check_owners(training, inputs.training, output, owners)
+            if testing is not None and inputs.testing is not None:
+                self._check_owners(testing, inputs.testing, output, owners)
             use_case = training.decide_use_case()
             if testing is None:
                 summary, validated = self._assess_auto_split(
@@ -260,6 +280,31 @@ class TrainingDataValidator:
                 out.write(verdict.output_line)
                 tally.add(verdict)
         return tally
+
+    # -- step 3, last: the images buckets' owners ----------------------------------------------
+    def _check_owners(self, tally: ManifestTally, source: InputSource,
+                      output: OutputLocation, owners: _OwnerCache) -> None:
+        reference = source.bucket if isinstance(source, ManifestInput) else output.bucket
+        try:
+            expected = owners.get(reference)
+        except InvalidS3ObjectException as exc:
+            log.warning("owner of bucket %s unknown, images bucket owners not checked: %s",
+                        reference, exc)
+            return
+        if expected is None:
+            return  # a store without owners (LocalBlobStore)
+        for bucket in sorted(tally.buckets - {reference}):
+            try:
+                owner = owners.get(bucket)
+            except BlobAccessDenied:
+                tally.denied_buckets.add(bucket)
+                continue
+            except InvalidS3ObjectException:
+                continue  # no such bucket: its lines already carry ERROR_INVALID_IMAGE
+            if owner != expected:
+                log.info("images bucket %s is owned by %s, manifest bucket %s by %s",
+                         bucket, owner, reference, expected)
+                tally.foreign_owner_buckets.add(bucket)
 
     def _lines(self, source: LineSource) -> Iterable[str]:
         for count, line in enumerate(source.lines(), 1):
@@ -373,6 +418,26 @@ class TrainingDataValidator:
         report.total_json_lines = report.valid_json_lines = written
         report.error_json_line_indices = error_lines
         return array("I", range(1, written + 1))
+
+
+class _OwnerCache:
+    """Bucket owners read once per validation (both manifests usually share buckets); an
+    error is remembered too."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+        self._known: dict[str, str | InvalidS3ObjectException | None] = {}
+
+    def get(self, bucket: str) -> str | None:
+        if bucket not in self._known:
+            try:
+                self._known[bucket] = bucket_owner(self._blobs, bucket)
+            except InvalidS3ObjectException as exc:
+                self._known[bucket] = exc
+        found = self._known[bucket]
+        if isinstance(found, InvalidS3ObjectException):
+            raise found
+        return found
 
 
 def _not_determined(summary: ManifestSummary) -> None:

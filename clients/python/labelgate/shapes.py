@@ -25,8 +25,13 @@ TimeStyle = Literal["datetime", "epoch", "iso"]
 BlobStyle = Literal["bytes", "base64"]
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CustomLabels"]
-#: The 23 operations, in proto order.
-OPERATIONS: tuple[str, ...] = tuple(m.name for m in SERVICE.methods)
+#: The 23 AWS operations (unary), in proto order.
+OPERATIONS: tuple[str, ...] = tuple(m.name for m in SERVICE.methods if not m.server_streaming)
+#: labelgate's extensions, server-streaming RPCs with no AWS counterpart
+#: (WatchProjectVersion, ExportProjectVersion): no AWS shapes, no boto3/CLI command.
+STREAMING_OPERATIONS: tuple[str, ...] = tuple(
+    m.name for m in SERVICE.methods if m.server_streaming
+)
 
 
 def aws_name(field: _d.FieldDescriptor) -> str:

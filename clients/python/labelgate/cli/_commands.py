@@ -11,6 +11,7 @@ from typing import Any
 
 from labelgate.cli._convert import ACTION as CONVERT_ACTION
 from labelgate.cli._convert import run_convert
+from labelgate.cli._extensions import watch_training
 from labelgate.cli._params import ParamError
 from labelgate.client import PAGINATED, Client
 
@@ -127,7 +128,10 @@ def run_operation(client: Client, ns: argparse.Namespace,
         return _create_dataset(client, params, ns)
     result = _call_all_pages(client, operation, params, ns)
     if getattr(ns, "wait", False):
-        if operation == "UpdateDatasetEntries":
+        if operation == "CreateProjectVersion":
+            # labelgate extension: follow the training through WatchProjectVersion.
+            watch_training(client, result["ProjectVersionArn"])
+        elif operation == "UpdateDatasetEntries":
             client.wait_dataset_updated(params["DatasetArn"], **_waiting(ns))
         elif operation == "DistributeDatasetEntries":
             # Both datasets pass through UPDATE_IN_PROGRESS; success is both complete.

@@ -12,6 +12,8 @@ from typing import Any
 from labelgate import __version__, shapes
 from labelgate.cli._convert import ACTION as CONVERT_ACTION
 from labelgate.cli._convert import add_convert_commands
+from labelgate.cli._extensions import ACTION as EXTENSION_ACTION
+from labelgate.cli._extensions import add_extension_commands
 from labelgate.cli._model import Command, Member, commands
 from labelgate.cli._params import ParamError, coerce, load_paramfile, parse_option
 from labelgate.client import DEFAULT_TARGET
@@ -140,6 +142,10 @@ def _add_operation(subparsers: Any, command: Command, parent: argparse.ArgumentP
         optional.add_argument("--wait", action="store_true",
                               help="return once the dataset work has finished")
         _add_wait_options(optional, "the dataset")
+    if command.operation == "CreateProjectVersion":
+        optional.add_argument("--wait", action="store_true",
+                              help="follow the training until it ends, with a progress bar "
+                                   "on stderr (labelgate extension)")
 
 
 def _add_wait(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -193,6 +199,7 @@ def build_parser() -> Parser:
     _add_wait(subparsers, parent)
     _add_serve(subparsers, parent)
     add_convert_commands(subparsers)  # `convert ...`, `export-coco`: see _convert.py
+    add_extension_commands(subparsers, parent)  # `watch-project-version`, `export-model`
     return parser
 
 
@@ -217,7 +224,7 @@ def request_params(ns: argparse.Namespace, *, prog: str = "labelgate") -> dict[s
     Raises ParamError for unreadable values and UsageError for missing required options,
     checked after `--cli-input-json` is merged, as the AWS CLI does.
     """
-    if ns.action == CONVERT_ACTION:  # local conversions send no request of their own
+    if ns.action in (CONVERT_ACTION, EXTENSION_ACTION):  # no AWS-shaped request of their own
         return {}
     command: Command = ns.command
     params: dict[str, Any] = {}

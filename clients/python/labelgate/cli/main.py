@@ -3,6 +3,8 @@
     labelgate create-project --project-name widgets
     labelgate create-dataset --project-arn ARN --dataset-type TRAIN --manifest train.manifest
     labelgate wait project-version-running --project-arn ARN --version-names v1
+    labelgate watch-project-version --project-version-arn ARN     (labelgate extension)
+    labelgate export-model --project-version-arn ARN --output model.zip   (extension)
     labelgate serve --port 50051 --data-dir ./data
 
 Commands and options are those of `aws rekognition` for the Custom Labels operations.
@@ -24,6 +26,8 @@ import grpc
 
 from labelgate.cli import _output
 from labelgate.cli._commands import run_operation, run_serve, run_wait
+from labelgate.cli._extensions import ACTION as EXTENSION_ACTION
+from labelgate.cli._extensions import TrainingFailedError, run_extension
 from labelgate.cli._params import ParamError
 from labelgate.cli._parser import (
     EXIT_FAILURE,
@@ -79,13 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _client(ns.endpoint, ns.backend, ns.cli_read_timeout) as client:
             if ns.action == "wait":
                 run_wait(client, ns, params)
+            elif ns.action == EXTENSION_ACTION:
+                result = run_extension(client, ns)
+                _output.write(result, sys.stdout, ns.output, query)
             else:
                 result = run_operation(client, ns, params)
                 _output.write(result, sys.stdout, ns.output, query)
         return EXIT_OK
     except (UsageError, ParamError) as e:
         return _fail(str(e), EXIT_PARAM, debug)
-    except (LabelgateConnectionError, WaiterError) as e:
+    except (LabelgateConnectionError, WaiterError, TrainingFailedError) as e:
         return _fail(e.one_line(), EXIT_FAILURE, debug)
     except LabelgateError as e:
         if debug and e.request_id:

@@ -11,12 +11,20 @@ Methods take keyword-only parameters named after the request fields (AWS members
 snake_case) and return the response message from `labelgate.v1.custom_labels_pb2`. `call()`
 speaks AWS-shaped dicts instead, like a boto3 client. Every failure is a
 `labelgate.errors.LabelgateError` subclass named as AWS names it.
+
+Two labelgate extensions have no AWS counterpart (server-streaming RPCs):
+
+    for state in client.watch_project_version(version_arn):    # training progress
+        print(state.stage, state.epoch, state.total_epochs, state.loss)
+    client.export_project_version(version_arn, "model.zip")      # the trained model
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -196,6 +204,85 @@ class Client:
             if not token:
                 return
             request["NextToken"] = token
+
+    # -- labelgate extensions (server streaming) -----------------------------------------------
+
+    def _stream(self, operation: str, request: Message, timeout: float | None
+                ) -> Iterator[Any]:
+        if self._closed:
+            raise RuntimeError("This labelgate Client is closed")
+        call = getattr(self._stub, operation)(request, timeout=timeout,
+                                              metadata=self._metadata)
+        try:
+            yield from call
+        except grpc.RpcError as err:
+            _log.debug("%s failed: %s", operation, err)
+            raise_rpc_error(err, endpoint=self._target, operation=operation)
+        finally:
+            call.cancel()  # a no-op once the stream has ended; frees it if the caller stops
+
+    def watch_project_version(self, project_version_arn: str, *,
+                              timeout: float | None = None
+                              ) -> Iterator[pb.WatchProjectVersionResponse]:
+        """Extension: a model version's training progress as it happens.
+
+        Yields the state at once, then one message per change (stage, epoch, loss,
+        validation metric, ETA) and a heartbeat now and then, and ends after the message
+        whose status is no longer TRAINING_IN_PROGRESS. `timeout` bounds the whole stream
+        (default: none, training can take hours). ResourceNotFoundException for an unknown
+        version, raised when iteration starts.
+        """
+        request = pb.WatchProjectVersionRequest(project_version_arn=project_version_arn)
+        return self._stream("WatchProjectVersion", request, timeout)
+
+    def export_project_version(
+        self,
+        project_version_arn: str,
+        destination: str | os.PathLike[str],
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
+    ) -> Path:
+        """Extension: download a trained model's bundle, a zip of model.onnx, model.json, the
+        evaluation summary and the evaluation report.
+
+        `destination` is the file to write, or an existing directory to write the server's
+        file name (`{project}-{version}.zip`) into. The file appears only once complete.
+        `on_progress(bytes_so_far, total_bytes)` is called per chunk. Returns the path
+        written. ResourceNotReadyException when the version has no trained model.
+        """
+        request = pb.ExportProjectVersionRequest(project_version_arn=project_version_arn)
+        target = Path(destination)
+        part: Path | None = None
+        out = None
+        received, total = 0, None
+        try:
+            for chunk in self._stream("ExportProjectVersion", request, timeout):
+                if out is None:
+                    if target.is_dir():
+                        target = target / (chunk.file_name or "model.zip")
+                    part = target.with_name(target.name + ".part")
+                    out = part.open("wb")
+                if chunk.HasField("total_bytes"):
+                    total = chunk.total_bytes
+                out.write(chunk.data)
+                received += len(chunk.data)
+                if on_progress is not None:
+                    on_progress(received, total)
+            if out is None:
+                raise ConnectionError("ExportProjectVersion ended without sending anything")
+            out.close()
+            if total is not None and received != total:
+                raise ConnectionError(f"ExportProjectVersion sent {received} of {total} bytes")
+            assert part is not None
+            os.replace(part, target)
+            part = None
+        finally:
+            if out is not None and not out.closed:
+                out.close()
+            if part is not None:
+                part.unlink(missing_ok=True)
+        return target
 
     # -- waiters ------------------------------------------------------------------------------
 

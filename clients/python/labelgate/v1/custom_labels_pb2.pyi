@@ -820,3 +820,55 @@ class ListTagsForResourceResponse(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     tags: _containers.ScalarMap[str, str]
     def __init__(self, tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class WatchProjectVersionRequest(_message.Message):
+    __slots__ = ("project_version_arn",)
+    PROJECT_VERSION_ARN_FIELD_NUMBER: _ClassVar[int]
+    project_version_arn: str
+    def __init__(self, project_version_arn: _Optional[str] = ...) -> None: ...
+
+class WatchProjectVersionResponse(_message.Message):
+    __slots__ = ("project_version_arn", "status", "status_message", "stage", "epoch", "total_epochs", "loss", "metric_name", "metric_value", "eta_seconds", "elapsed_seconds", "message", "updated_timestamp")
+    PROJECT_VERSION_ARN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_NAME_FIELD_NUMBER: _ClassVar[int]
+    METRIC_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    project_version_arn: str
+    status: ProjectVersionStatus
+    status_message: str
+    stage: str
+    epoch: int
+    total_epochs: int
+    loss: float
+    metric_name: str
+    metric_value: float
+    eta_seconds: float
+    elapsed_seconds: float
+    message: str
+    updated_timestamp: _timestamp_pb2.Timestamp
+    def __init__(self, project_version_arn: _Optional[str] = ..., status: _Optional[_Union[ProjectVersionStatus, str]] = ..., status_message: _Optional[str] = ..., stage: _Optional[str] = ..., epoch: _Optional[int] = ..., total_epochs: _Optional[int] = ..., loss: _Optional[float] = ..., metric_name: _Optional[str] = ..., metric_value: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., elapsed_seconds: _Optional[float] = ..., message: _Optional[str] = ..., updated_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ExportProjectVersionRequest(_message.Message):
+    __slots__ = ("project_version_arn",)
+    PROJECT_VERSION_ARN_FIELD_NUMBER: _ClassVar[int]
+    project_version_arn: str
+    def __init__(self, project_version_arn: _Optional[str] = ...) -> None: ...
+
+class ExportProjectVersionResponse(_message.Message):
+    __slots__ = ("file_name", "total_bytes", "data")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    total_bytes: int
+    data: bytes
+    def __init__(self, file_name: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...

@@ -151,6 +151,16 @@ class CustomLabelsStub:
                 request_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceRequest.SerializeToString,
                 response_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceResponse.FromString,
                 _registered_method=True)
+        self.WatchProjectVersion = channel.unary_stream(
+                '/labelgate.v1.CustomLabels/WatchProjectVersion',
+                request_serializer=labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionRequest.SerializeToString,
+                response_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionResponse.FromString,
+                _registered_method=True)
+        self.ExportProjectVersion = channel.unary_stream(
+                '/labelgate.v1.CustomLabels/ExportProjectVersion',
+                request_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.SerializeToString,
+                response_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.FromString,
+                _registered_method=True)
 
 
 class CustomLabelsServicer:
@@ -319,6 +329,28 @@ class CustomLabelsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchProjectVersion(self, request, context):
+        """--- labelgate extensions: no AWS counterpart, absent from boto3 and the AWS CLI. ---
+
+        Extension. Streams a model version's training progress: one message at once with the
+        current state, one per change (and a heartbeat now and then), and a last one carrying
+        the final status once the version leaves TRAINING_IN_PROGRESS; then the stream ends.
+        ResourceNotFoundException for an unknown model version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportProjectVersion(self, request, context):
+        """Extension. Streams a trained model's bundle, a zip archive holding model.onnx, its
+        model.json card, the evaluation summary file and the evaluation report, in chunks.
+        ResourceNotFoundException for an unknown model version; ResourceNotReadyException
+        while the version has no model (training, or training failed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomLabelsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -436,6 +468,16 @@ def add_CustomLabelsServicer_to_server(servicer, server):
                     servicer.ListTagsForResource,
                     request_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceRequest.FromString,
                     response_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceResponse.SerializeToString,
+            ),
+            'WatchProjectVersion': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProjectVersion,
+                    request_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionRequest.FromString,
+                    response_serializer=labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionResponse.SerializeToString,
+            ),
+            'ExportProjectVersion': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportProjectVersion,
+                    request_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.FromString,
+                    response_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1061,6 +1103,60 @@ class CustomLabels:
             '/labelgate.v1.CustomLabels/ListTagsForResource',
             labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceRequest.SerializeToString,
             labelgate_dot_v1_dot_custom__labels__pb2.ListTagsForResourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProjectVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/labelgate.v1.CustomLabels/WatchProjectVersion',
+            labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionRequest.SerializeToString,
+            labelgate_dot_v1_dot_custom__labels__pb2.WatchProjectVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportProjectVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/labelgate.v1.CustomLabels/ExportProjectVersion',
+            labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.SerializeToString,
+            labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,234 @@
+"""The commands of labelgate's own extensions (no `aws rekognition` counterpart):
+
+    labelgate watch-project-version --project-version-arn ARN
+    labelgate export-model --project-version-arn ARN --output model.zip
+    labelgate create-project-version ... --wait       (watches the training it starts)
+
+Training progress goes to stderr: a progress bar redrawn in place on a terminal, one plain
+line per change otherwise (logs, CI). The final state (watch) or the path written (export)
+goes to stdout. A training that ends TRAINING_FAILED is exit 255 with its StatusMessage,
+like a waiter that fails.
+
+`export-model` takes `--output FILE`, so the global `--output json|text` is accepted only
+before the command name there, as for the `convert` commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from labelgate.client import Client
+from labelgate.v1 import custom_labels_pb2 as pb
+
+#: The `action` these commands set; main.py runs them with `run_extension`.
+ACTION = "extension"
+TRAINING_IN_PROGRESS = pb.PROJECT_VERSION_STATUS_TRAINING_IN_PROGRESS
+TRAINING_FAILED = pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
+_BAR_WIDTH = 24
+
+
+class TrainingFailedError(Exception):
+    """The watched training ended TRAINING_FAILED (exit 255, like a failed waiter)."""
+
+    def one_line(self) -> str:
+        return str(self)
+
+
+def _status(message: pb.WatchProjectVersionResponse) -> str:
+    return pb.ProjectVersionStatus.Name(message.status).removeprefix("PROJECT_VERSION_STATUS_")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def describe(message: pb.WatchProjectVersionResponse) -> str:
+    """The state in a few words: stage, epoch, loss, metric, ETA, elapsed."""
+    parts: list[str] = []
+    if message.status != TRAINING_IN_PROGRESS:
+        parts.append(_status(message))
+    elif message.HasField("stage"):
+        parts.append(message.stage)
+    if message.HasField("epoch"):
+        total = f"/{message.total_epochs}" if message.HasField("total_epochs") else ""
+        parts.append(f"epoch {message.epoch}{total}")
+    if message.HasField("loss"):
+        parts.append(f"loss {message.loss:.4f}")
+    if message.HasField("metric_value"):
+        parts.append(f"{message.metric_name or 'metric'} {message.metric_value:.4f}")
+    if message.status == TRAINING_IN_PROGRESS and message.HasField("eta_seconds"):
+        parts.append(f"eta {_duration(message.eta_seconds)}")
+    if message.HasField("elapsed_seconds"):
+        parts.append(f"elapsed {_duration(message.elapsed_seconds)}")
+    return "  ".join(parts)
+
+
+class ProgressView:
+    """Shows WatchProjectVersion messages on `stream` (stderr): a bar on a terminal,
+    plain lines elsewhere (only when something other than the clock changed)."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self._last_plain: str | None = None
+        self._drawn = False
+
+    def _bar(self, message: pb.WatchProjectVersionResponse) -> str:
+        if message.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED:
+            fraction = 1.0
+        elif message.HasField("epoch") and message.total_epochs > 0:
+            fraction = min(1.0, message.epoch / message.total_epochs)
+        else:
+            fraction = 0.0
+        filled = round(fraction * _BAR_WIDTH)
+        return f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction * 100:3.0f}%"
+
+    def update(self, message: pb.WatchProjectVersionResponse) -> None:
+        text = describe(message)
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns
+            line = f"{self._bar(message)}  {text}"[: max(10, width - 1)]
+            self.stream.write("\r" + line.ljust(max(10, width - 1)))
+            self.stream.flush()
+            self._drawn = True
+            return
+        # Heartbeats change only the clock: a log gets a line per real change.
+        key = text.split("  elapsed ")[0]
+        if key != self._last_plain:
+            self._last_plain = key
+            stamp = time.strftime("%H:%M:%S")
+            self.stream.write(f"{stamp} {text}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def follow(messages: Iterable[pb.WatchProjectVersionResponse], view: ProgressView
+           ) -> pb.WatchProjectVersionResponse | None:
+    """Show every message; return the last one."""
+    last = None
+    try:
+        for message in messages:
+            view.update(message)
+            last = message
+    finally:
+        view.close()
+    return last
+
+
+def watch_training(client: Client, arn: str, stream: TextIO | None = None
+                   ) -> pb.WatchProjectVersionResponse:
+    """Follow a training to its end with progress on `stream` (stderr); raise
+    TrainingFailedError if it fails."""
+    last = follow(client.watch_project_version(arn), ProgressView(stream or sys.stderr))
+    if last is None or last.status == TRAINING_IN_PROGRESS:
+        raise ConnectionError(f"the progress stream of {arn} ended before its training did")
+    if last.status == TRAINING_FAILED:
+        raise TrainingFailedError(f"Training of {arn} failed: {last.status_message}")
+    return last
+
+
+# -- the commands -------------------------------------------------------------------------------
+
+
+def _watch(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    last = watch_training(client, ns.project_version_arn)
+    return {"ProjectVersionArn": last.project_version_arn, "Status": _status(last),
+            "StatusMessage": last.status_message}
+
+
+class _ByteProgress:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, received: int, total: int | None) -> None:
+        if total:
+            text = f"\r{received / 1e6:8.1f} / {total / 1e6:.1f} MB " \
+                   f"({received * 100 // max(total, 1)}%)"
+        else:
+            text = f"\r{received / 1e6:8.1f} MB"
+        self.stream.write(text)
+        self.stream.flush()
+        self.drawn = True
+
+
+def _export(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    progress = _ByteProgress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        path = client.export_project_version(ns.project_version_arn, ns.output_path,
+                                             on_progress=progress)
+    finally:
+        if progress is not None and progress.drawn:
+            sys.stderr.write("\n")
+    print(path)
+    return {}
+
+
+def _gateway_options(parser: argparse.ArgumentParser) -> None:
+    # The global options minus `--output` (here the file to write). SUPPRESSed so a value
+    # given before the command name survives (see `_parser._global_options`).
+    group = parser.add_argument_group("global options")
+    group.add_argument("--endpoint", "--endpoint-url", dest="endpoint", metavar="HOST:PORT",
+                       default=argparse.SUPPRESS, help="gateway address (env LABELGATE_ENDPOINT)")
+    group.add_argument("--cli-read-timeout", type=float, default=argparse.SUPPRESS,
+                       metavar="SECONDS", help="deadline of each call; 0 waits forever")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="print tracebacks")
+
+
+def add_extension_commands(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    """Register `watch-project-version` and `export-model`; `parent` carries the global
+    options."""
+    watch = subparsers.add_parser(
+        "watch-project-version", parents=[parent],
+        help="labelgate extension: follow a model's training (progress bar on stderr).",
+        description="Stream a model version's training progress until it ends. Prints the "
+                    "final status; exit 255 if training failed.")
+    watch.set_defaults(action=ACTION, extension=_watch)
+    watch.add_argument("--project-version-arn", required=True, metavar="ARN",
+                       help="the model version to follow")
+
+    export = subparsers.add_parser(
+        "export-model",
+        help="labelgate extension: download a trained model (ONNX, model.json, evaluation).",
+        description="Download a trained model's bundle: a zip of model.onnx, model.json, the "
+                    "evaluation summary file and the evaluation report.")
+    export.set_defaults(action=ACTION, extension=_export)
+    _gateway_options(export)
+    export.add_argument("--project-version-arn", required=True, metavar="ARN",
+                        help="the trained model version")
+    export.add_argument("--output", dest="output_path", required=True, metavar="PATH",
+                        help="the zip file to write, or a directory to write it into")
+
+
+def run_extension(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    return ns.extension(client, ns)
+
+
+__all__ = [
+    "ACTION",
+    "ProgressView",
+    "TrainingFailedError",
+    "add_extension_commands",
+    "describe",
+    "follow",
+    "run_extension",
+    "watch_training",
+]
