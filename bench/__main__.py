@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 
+# name -> "module" (its main()) or "module:function".
 BENCHMARKS = {
     "gateway_overhead": "bench.gateway_overhead",
     "manifest_import": "bench.manifest_import",
+    "training_clothing10": "bench.training:main_clothing10",
+    "training_deeppcb_multilabel": "bench.training:main_deeppcb_multilabel",
+    "training_deeppcb": "bench.training:main_deeppcb",
 }
 
 
@@ -20,7 +24,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     for name in args.names or BENCHMARKS:
-        importlib.import_module(BENCHMARKS[name]).main()
+        module, _, function = BENCHMARKS[name].partition(":")
+        getattr(importlib.import_module(module), function or "main")()
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ def train_model(
 
     `search` (default: `request.settings.automl`) False trains a classifier with fixed
     default hyper-parameters and no AutoML choices (the benchmarks' baseline);
-    `max_epochs` caps a classifier's epoch plan (tests, quick runs). The detector reads
-    `request.settings` itself.
+    `max_epochs` caps the epoch plan (tests, quick runs).
     """
     if request.task in (CLASSIFICATION, MULTILABEL):
         from labelgate.backends.local.training.ml.classification import train_classifier
@@ -43,8 +42,11 @@ def train_model(
         return train_classifier(request, progress, search=search, max_epochs=max_epochs)
     if request.task == DETECTION:
         from labelgate.backends.local.training.ml.detection import train_detector
+        from labelgate.backends.local.training.ml.detection_automl import DetectorOptions
 
-        return train_detector(request, progress)
+        automl = request.settings.automl if search is None else search
+        return train_detector(request, progress,
+                              DetectorOptions(automl=automl, max_epochs=max_epochs))
     raise ValueError(f"unknown task {request.task!r}")
 
 
