@@ -67,76 +67,56 @@ class GatewayInterceptor(aio.ServerInterceptor):
             )
         return handler
 
+    @contextlib.asynccontextmanager
+    async def _envelope(self, method: str, context: aio.ServicerContext
+                        ) -> AsyncIterator[calls.CallState]:
+        """Request id in, errors translated, metrics out: around one call or one stream."""
+        state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
+        token = calls.enter(state)
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            # Sent first so the caller gets the id on success and on every error alike.
+            await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
+            yield state
+        except aio.AbortError:
+            # Someone aborted deliberately with their own status; let it through.
+            code = getattr(context.code(), "name", "UNKNOWN")
+            raise
+        except LabelgateError as error:
+            error.request_id = state.request_id
+            code = error.grpc_code.name
+            log.debug("%s failed: %s", method, error.one_line())
+            await context.abort_with_status(to_grpc_status(error, state.request_id))
+        except (asyncio.CancelledError, GeneratorExit):
+            code = "CANCELLED"  # the caller went away or its deadline passed
+            raise
+        except Exception:
+            code = "INTERNAL"
+            log.exception("unexpected error in %s", method)
+            await context.abort_with_status(
+                to_grpc_status(internal_error(state.request_id), state.request_id)
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(method, state.backend or NO_BACKEND, code, elapsed)
+            log.debug("%s %s in %.1f ms", method, code, elapsed * 1000)
+            # A stream closed from elsewhere runs this in another context.
+            with contextlib.suppress(ValueError):
+                calls.leave(token)
+
     def _wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
         async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-            state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
-            token = calls.enter(state)
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
+            async with self._envelope(method, context) as state:
                 async for response in behavior(request, context):
                     self.metrics.streamed(method, state.backend or NO_BACKEND)
                     yield response
-            except aio.AbortError:
-                code = getattr(context.code(), "name", "UNKNOWN")
-                raise
-            except LabelgateError as error:
-                error.request_id = state.request_id
-                code = error.grpc_code.name
-                log.debug("%s failed: %s", method, error.one_line())
-                await context.abort_with_status(to_grpc_status(error, state.request_id))
-            except (asyncio.CancelledError, GeneratorExit):
-                code = "CANCELLED"  # the caller went away or its deadline passed
-                raise
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unexpected error in %s", method)
-                await context.abort_with_status(
-                    to_grpc_status(internal_error(state.request_id), state.request_id)
-                )
-            finally:
-                elapsed = time.perf_counter() - started
-                self.metrics.observe(method, state.backend or NO_BACKEND, code, elapsed)
-                log.debug("%s %s in %.1f ms", method, code, elapsed * 1000)
-                # A stream closed from elsewhere runs this in another context.
-                with contextlib.suppress(ValueError):
-                    calls.leave(token)
 
         return call
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext) -> Any:
-            state = calls.CallState(calls.request_id_from(context.invocation_metadata()), method)
-            token = calls.enter(state)
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                # Sent first so the caller gets the id on success and on every error alike.
-                await context.send_initial_metadata(((calls.REQUEST_ID_KEY, state.request_id),))
+            async with self._envelope(method, context):
                 return await behavior(request, context)
-            except aio.AbortError:
-                # Someone aborted deliberately with their own status; let it through.
-                code = getattr(context.code(), "name", "UNKNOWN")
-                raise
-            except LabelgateError as error:
-                error.request_id = state.request_id
-                code = error.grpc_code.name
-                log.debug("%s failed: %s", method, error.one_line())
-                await context.abort_with_status(to_grpc_status(error, state.request_id))
-            except asyncio.CancelledError:
-                code = "CANCELLED"  # the caller went away or its deadline passed
-                raise
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unexpected error in %s", method)
-                await context.abort_with_status(
-                    to_grpc_status(internal_error(state.request_id), state.request_id)
-                )
-            finally:
-                elapsed = time.perf_counter() - started
-                self.metrics.observe(method, state.backend or NO_BACKEND, code, elapsed)
-                log.debug("%s %s in %.1f ms", method, code, elapsed * 1000)
-                calls.leave(token)
 
         return call

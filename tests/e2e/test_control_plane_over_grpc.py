@@ -7,6 +7,7 @@ tests/local go deeper into each service; these prove the whole path, errors incl
 from __future__ import annotations
 
 import json
+import time
 
 import grpc
 import pytest
@@ -92,6 +93,16 @@ def _dataset(
     return arn
 
 
+def _wait_deleted(client: Client, dataset_arn: str) -> None:
+    for _ in range(WAIT["max_attempts"]):
+        try:
+            client.describe_dataset(dataset_arn=dataset_arn)
+        except errors.ResourceNotFoundException:
+            return
+        time.sleep(WAIT["delay"])
+    raise AssertionError(f"{dataset_arn} was not deleted")
+
+
 # Projects -------------------------------------------------------------------------------
 
 
@@ -163,6 +174,7 @@ def test_delete_project_is_refused_while_it_has_a_dataset_then_succeeds(client, 
     with pytest.raises(errors.ResourceInUseException):
         client.delete_project(project_arn=project)
     client.delete_dataset(dataset_arn=dataset)
+    _wait_deleted(client, dataset)  # DeleteDataset is asynchronous (DELETE_IN_PROGRESS)
     assert client.delete_project(project_arn=project).status == pb.PROJECT_STATUS_DELETING
     assert client.describe_projects(project_names=["p-delete"]).project_descriptions == []
 

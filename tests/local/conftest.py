@@ -81,10 +81,10 @@ def _postgres_migrated() -> Iterator[tuple[str, psycopg.Connection]]:
             yield url, conn
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated database holding no resources (the installation's settings stay)."""
-    if request.param == "sqlite":
+def emptied_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    """A migrated `kind` ("sqlite" | "postgres") database holding no resources (the
+    installation's settings stay); for fixtures that need the session templates above."""
+    if kind == "sqlite":
         path = tmp_path / "store.db"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
         return f"sqlite:///{path}"
@@ -92,6 +92,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "settings")
     conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     return url
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database holding no resources (the installation's settings stay)."""
+    return emptied_database(request, request.param, tmp_path)
 
 
 class Local:

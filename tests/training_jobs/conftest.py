@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import select
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.store.models import Base, ProjectVersion
+from labelgate.backends.local.store.models import ProjectVersion
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.shapes import from_aws
 from labelgate.v1 import custom_labels_pb2 as pb
@@ -31,6 +30,7 @@ from tests.local.conftest import (  # noqa: F401  (session fixtures used by `dat
     DATABASES,
     _postgres_migrated,
     _sqlite_template,
+    emptied_database,
 )
 from tests.training_jobs import data
 from tests.training_jobs.fake_learner import (
@@ -60,15 +60,7 @@ def fake_learner(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty store: SQLite unless the test parametrizes it."""
-    kind = getattr(request, "param", "sqlite")
-    if kind == "sqlite":
-        path = tmp_path / "store.db"
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-        return f"sqlite:///{path}"
-    url, conn = request.getfixturevalue("_postgres_migrated")
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "settings")
-    conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    return url
+    return emptied_database(request, getattr(request, "param", "sqlite"), tmp_path)
 
 
 class Jobs:
