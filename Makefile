@@ -9,7 +9,16 @@ DATA_DIR ?= ./.labelgate
 METRICS_PORT ?= 9464
 BUF := npx --yes @bufbuild/buf@1.75.0
 
-.PHONY: venv run test lint proto bench clean
+# The tritonserver binary of the PyPI wheel nvidia-pytriton (python backend only) runs the
+# Triton tests and the gateway's own Triton server (runtime "triton" without a URL). The wheel
+# pins numpy < 2 while the project uses numpy 2, so it gets its own environment. Only the
+# binary and what the python-backend model imports are needed (onnxruntime, numpy), not
+# pytriton's Python dependencies: everything is pinned and installed with --no-deps.
+TRITON_VENV ?= .venv-triton
+TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime==1.32.0 numpy==1.26.4 \
+	flatbuffers==25.12.19 packaging==26.4 protobuf==6.33.6
+
+.PHONY: venv triton-venv run test lint proto bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +28,20 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+$(TRITON_VENV)/.installed:
+	$(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install --quiet --upgrade pip
+	$(TRITON_VENV)/bin/pip install --quiet --no-deps $(TRITON_PKGS)
+	touch $@
+
+triton-venv: $(TRITON_VENV)/.installed
+
 run: venv
 	$(VENV)/bin/labelgate serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --metrics-port $(METRICS_PORT)
 
-test: venv
-	$(PY) -m pytest -q
+# LABELGATE_REQUIRE_TRITON: the Triton tests fail, instead of skipping, without the server.
+test: venv triton-venv
+	LABELGATE_REQUIRE_TRITON=1 $(PY) -m pytest -q
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -38,4 +56,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info

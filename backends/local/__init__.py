@@ -23,6 +23,8 @@ from labelgate.backends.local.datasets import DatasetService
 from labelgate.backends.local.pagination import PageTokens
 from labelgate.backends.local.policies import DEFAULT_MAX_POLICIES, PolicyService
 from labelgate.backends.local.projects import ProjectService
+from labelgate.backends.local.serving.metrics import ServingMetrics
+from labelgate.backends.local.serving.service import ServingConfig, ServingService, make_runtime
 from labelgate.backends.local.store.db import Database, default_url
 from labelgate.backends.local.store.models import Setting
 from labelgate.backends.local.tags import TagService
@@ -48,6 +50,8 @@ CONFIG_KEYS = frozenset(
         "s3_secret_access_key",
         # Training (training/trainer.py TrainerConfig).
         *TrainerConfig.KEYS,
+        # Serving (serving/service.py ServingConfig).
+        *ServingConfig.KEYS,
     }
 )
 PAGE_TOKEN_SECRET = "page_token_secret"
@@ -92,16 +96,22 @@ class LocalBackend(BackendBase):
         self.max_project_policies = max_project_policies
         self._config = dict(config)  # the blob store factory reads its keys from here
         self.trainer_config = TrainerConfig.from_config(config)
+        self.serving_config = ServingConfig.from_config(config)
         self.training_metrics = TrainingMetrics()
+        self.serving_metrics = ServingMetrics()
         self.db: Database | None = None
 
     def register_metrics(self, registry: Any) -> None:
-        """The gateway's registry: the training series appear on its /metrics page."""
+        """The gateway's registry: the training and serving series appear on its /metrics
+        page."""
         self.training_metrics = TrainingMetrics(registry)
+        self.serving_metrics = ServingMetrics(registry)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, data_dir: Path) -> LocalBackend:
-        unknown = sorted(set(config) - CONFIG_KEYS)
+        # `triton_*` keys belong to the triton runtime, which checks them itself
+        # (serving/triton.py CONFIG_KEYS) when `runtime = "triton"` loads it.
+        unknown = sorted(k for k in set(config) - CONFIG_KEYS if not k.startswith("triton_"))
         if unknown:
             raise ValueError(
                 f"unknown local backend setting(s) {', '.join(unknown)} "
@@ -142,15 +152,21 @@ class LocalBackend(BackendBase):
                                         metrics=self.training_metrics)
         self.versions = VersionService(db, pages, self.tags, blobs=blobs,
                                        data_dir=self.data_dir)
+        self.serving = ServingService(
+            db, blobs, make_runtime(self.serving_config, self._config, self.data_dir),
+            data_dir=self.data_dir, config=self.serving_config, metrics=self.serving_metrics,
+        )
         self.blobs = blobs
         self.db = db
         await self.datasets.resume()
         await self.training.resume()
+        await self.serving.resume()
 
     async def stop(self) -> None:
         if self.db is None:
             return
         try:
+            await self.serving.close()
             await self.training.close()
             await self.datasets.close()
         finally:
@@ -176,7 +192,7 @@ class LocalBackend(BackendBase):
     ) -> pb.DeleteProjectResponse:
         return await self.projects.delete_project(request, context)
 
-    # Models (project versions): start/stop/copy/detect stay UNIMPLEMENTED for now.
+    # Models (project versions): CopyProjectVersion stays UNIMPLEMENTED for now.
     async def create_project_version(
         self, request: pb.CreateProjectVersionRequest, context: RequestContext
     ) -> pb.CreateProjectVersionResponse:
@@ -191,6 +207,21 @@ class LocalBackend(BackendBase):
         self, request: pb.DeleteProjectVersionRequest, context: RequestContext
     ) -> pb.DeleteProjectVersionResponse:
         return await self.versions.delete_project_version(request, context)
+
+    async def start_project_version(
+        self, request: pb.StartProjectVersionRequest, context: RequestContext
+    ) -> pb.StartProjectVersionResponse:
+        return await self.serving.start_project_version(request, context)
+
+    async def stop_project_version(
+        self, request: pb.StopProjectVersionRequest, context: RequestContext
+    ) -> pb.StopProjectVersionResponse:
+        return await self.serving.stop_project_version(request, context)
+
+    async def detect_custom_labels(
+        self, request: pb.DetectCustomLabelsRequest, context: RequestContext
+    ) -> pb.DetectCustomLabelsResponse:
+        return await self.serving.detect_custom_labels(request, context)
 
     # labelgate extensions (server streaming)
     def watch_project_version(

@@ -393,8 +393,22 @@ def test_create_project_version_without_a_training_dataset_is_invalid(client):
         )
 
 
-def test_serving_operations_answer_unimplemented_until_their_issues_land(client):
+def test_copy_answers_unimplemented_until_its_issue_lands(client):
     project = _project(client, "m-unimplemented")
+    version = project.rsplit("/", 1)[0] + "/version/v1/1700000000000"
+    with pytest.raises(errors.NotImplementedOperation, match="not implemented"):
+        client.copy_project_version(
+            source_project_arn=project,
+            source_project_version_arn=version,
+            destination_project_arn=project,
+            version_name="v2",
+            output_config={"S3Bucket": "out"},
+        )
+
+
+def test_serving_operations_on_an_unknown_model_are_not_found(client):
+    # Serving itself is tested in tests/serving.
+    project = _project(client, "m-unknown")
     version = project.rsplit("/", 1)[0] + "/version/v1/1700000000000"
     calls = [
         lambda: client.start_project_version(project_version_arn=version, min_inference_units=1),
@@ -402,16 +416,9 @@ def test_serving_operations_answer_unimplemented_until_their_issues_land(client)
         lambda: client.detect_custom_labels(
             project_version_arn=version, image={"Bytes": b"\x89PNG"}
         ),
-        lambda: client.copy_project_version(
-            source_project_arn=project,
-            source_project_version_arn=version,
-            destination_project_arn=project,
-            version_name="v2",
-            output_config={"S3Bucket": "out"},
-        ),
     ]
     for call in calls:
-        with pytest.raises(errors.NotImplementedOperation, match="not implemented"):
+        with pytest.raises(errors.ResourceNotFoundException):
             call()
 
 

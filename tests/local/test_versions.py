@@ -289,17 +289,14 @@ def test_deleting_the_last_version_lets_the_project_be_deleted(local):
     assert response.status == pb.PROJECT_STATUS_DELETING
 
 
-# Not faked: these need the serving and copy services (CreateProjectVersion is the training
-# service's, tests/local/test_training_validation.py).
+# Not faked: this needs the copy service (CreateProjectVersion is the training service's,
+# tests/local/test_training_validation.py; start/stop/detect serving's, tests/serving).
 
 
 @pytest.mark.parametrize(
     "operation, request_type",
     [
-        ("start_project_version", pb.StartProjectVersionRequest),
-        ("stop_project_version", pb.StopProjectVersionRequest),
         ("copy_project_version", pb.CopyProjectVersionRequest),
-        ("detect_custom_labels", pb.DetectCustomLabelsRequest),
     ],
 )
 def test_model_operations_without_a_service_are_unimplemented(local, operation, request_type):

@@ -183,6 +183,16 @@ class ModelCard:
         return path
 
 
+def output_name(card: ModelCard, key: str) -> str:
+    """The graph's name for output `key`: card `outputs[key]` is a name or {"name": ...}."""
+    value = card.outputs.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value.get("name", key))
+    return key
+
+
 __all__ = [
     "CARD_FILE",
     "FORMAT",
@@ -193,4 +203,5 @@ __all__ = [
     "InputSpec",
     "ModelCard",
     "Normalization",
+    "output_name",
 ]

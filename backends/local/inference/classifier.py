@@ -27,6 +27,7 @@ from labelgate.backends.local.inference.card import (
     InputSpec,
     ModelCard,
     Normalization,
+    output_name,
 )
 from labelgate.backends.local.inference.images import ImageInput, open_rgb
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
@@ -90,7 +91,7 @@ class ClassifierPredictor:
         self.card = card
         self._session = open_session(Path(model_dir) / card.onnx_file, threads=threads)
         self._input_name = card.input.name
-        self._output_name = card.outputs.get("scores", {}).get("name", "scores")
+        self._output_name = output_name(card, "scores")
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """One image → uint8 (H, W, 3), ready for `normalize_batch`."""
@@ -102,8 +103,18 @@ class ClassifierPredictor:
         (out,) = self._session.run([self._output_name], {self._input_name: x})
         return np.asarray(out, dtype=np.float32)
 
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph on `pipeline.prepare`'s tensors: {output name: array}."""
+        (out,) = self._session.run([self._output_name], inputs)
+        return {self._output_name: out}
+
     def predict(self, image: ImageInput, source_ref: str = "") -> ImagePrediction:
-        return self._prediction(source_ref, self.scores(self.preprocess(image)[None])[0])
+        # Imported here: pipeline.py builds on this module.
+        from labelgate.backends.local.inference import pipeline
+
+        rgb = open_rgb(image)
+        outputs = self.run(pipeline.prepare(self.card, rgb))
+        return pipeline.interpret(self.card, outputs, rgb.size, source_ref)
 
     def predict_many(
         self, items: Iterable[PredictItem], batch_size: int = 16

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelgate.backends.local.inference.card import ModelCard
+from labelgate.backends.local.inference.card import ModelCard, output_name
 from labelgate.backends.local.inference.images import ImageInput, open_rgb
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
 from labelgate.backends.local.training.contract import Detection, ImagePrediction
@@ -77,9 +77,7 @@ class DetectorPredictor:
         self.card = card
         self._session = open_session(Path(model_dir) / card.onnx_file, threads=threads)
         self._input_name = card.input.name
-        self._output_names = [
-            card.outputs.get(key, {}).get("name", key) for key in ("boxes", "scores", "labels")
-        ]
+        self._output_names = [output_name(card, key) for key in ("boxes", "scores", "labels")]
 
     def raw(
         self, image: ImageInput
@@ -92,12 +90,18 @@ class DetectorPredictor:
         boxes, scores, labels = self._session.run(self._output_names, {self._input_name: x})
         return boxes, scores, labels, rgb, sx, sy
 
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph on `pipeline.prepare`'s tensors: {output name: array}."""
+        outs = self._session.run(self._output_names, inputs)
+        return dict(zip(self._output_names, outs, strict=True))
+
     def predict(self, image: ImageInput, source_ref: str = "") -> ImagePrediction:
-        boxes, scores, labels, rgb, sx, sy = self.raw(image)
-        detections = to_detections(
-            boxes, scores, labels, sx, sy, rgb.width, rgb.height, self.card.labels
-        )
-        return ImagePrediction(source_ref=source_ref, detections=detections)
+        # Imported here: pipeline.py builds on this module.
+        from labelgate.backends.local.inference import pipeline
+
+        rgb = open_rgb(image)
+        outputs = self.run(pipeline.prepare(self.card, rgb))
+        return pipeline.interpret(self.card, outputs, rgb.size, source_ref)
 
     def predict_many(
         self, items: Iterable[PredictItem], batch_size: int = 16

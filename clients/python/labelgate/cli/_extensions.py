@@ -3,6 +3,9 @@
     labelgate watch-project-version --project-version-arn ARN
     labelgate export-model --project-version-arn ARN --output model.zip
     labelgate create-project-version ... --wait       (watches the training it starts)
+    labelgate start-model --project-version-arn ARN [--min-inference-units N]
+                          [--max-inference-units M] [--no-wait]
+    labelgate stop-model --project-version-arn ARN [--no-wait]
 
 Training progress goes to stderr: a progress bar redrawn in place on a terminal, one plain
 line per change otherwise (logs, CI). The final state (watch) or the path written (export)
@@ -181,6 +184,68 @@ def _export(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
+def _project_and_version(client: Client, arn: str) -> tuple[str, str]:
+    """The project ARN and version name of a model ARN (`…:project/P/version/V/stamp`)."""
+    parts = arn.split("/")
+    if len(parts) < 5 or parts[2] != "version":
+        raise ValueError(f"not a model (project version) ARN: {arn}")
+    for project in client.describe_projects(project_names=[parts[1]]).project_descriptions:
+        return project.project_arn, parts[3]
+    raise ValueError(f"no project named {parts[1]}")
+
+
+def _model_state(response: pb.DescribeProjectVersionsResponse | None, arn: str,
+                 status: int) -> dict[str, Any]:
+    if response is not None:
+        for desc in response.project_version_descriptions:
+            return {"ProjectVersionArn": arn,
+                    "Status": pb.ProjectVersionStatus.Name(desc.status).removeprefix(
+                        "PROJECT_VERSION_STATUS_"),
+                    "StatusMessage": desc.status_message}
+    return {"ProjectVersionArn": arn,
+            "Status": pb.ProjectVersionStatus.Name(status).removeprefix(
+                "PROJECT_VERSION_STATUS_")}
+
+
+def _wait_options(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"delay": ns.delay, "max_attempts": ns.max_attempts}
+
+
+def _start_model(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    arn = ns.project_version_arn
+    status = client.start_project_version(
+        project_version_arn=arn, min_inference_units=ns.min_inference_units,
+        max_inference_units=ns.max_inference_units).status
+    if not ns.wait:
+        return _model_state(None, arn, status)
+    project, version = _project_and_version(client, arn)
+    return _model_state(client.wait_running(project, version, **_wait_options(ns)), arn, status)
+
+
+def _stop_model(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    arn = ns.project_version_arn
+    status = client.stop_project_version(project_version_arn=arn).status
+    if not ns.wait:
+        return _model_state(None, arn, status)
+    project, version = _project_and_version(client, arn)
+    return _model_state(client.wait_stopped(project, version, **_wait_options(ns)), arn, status)
+
+
+def _model_command(subparsers: Any, parent: argparse.ArgumentParser, name: str,
+                   help_text: str) -> argparse.ArgumentParser:
+    command = subparsers.add_parser(name, parents=[parent], help=help_text,
+                                    description=help_text)
+    command.add_argument("--project-version-arn", required=True, metavar="ARN",
+                         help="the model version")
+    command.add_argument("--no-wait", dest="wait", action="store_false",
+                         help="return at once instead of waiting for the final status")
+    command.add_argument("--delay", type=float, default=2.0, metavar="SECONDS",
+                         help="seconds between status checks while waiting (default 2)")
+    command.add_argument("--max-attempts", type=int, default=600, metavar="N",
+                         help="status checks before giving up (default 600)")
+    return command
+
+
 def _gateway_options(parser: argparse.ArgumentParser) -> None:
     # The global options minus `--output` (here the file to write). SUPPRESSed so a value
     # given before the command name survives (see `_parser._global_options`).
@@ -194,8 +259,8 @@ def _gateway_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_extension_commands(subparsers: Any, parent: argparse.ArgumentParser) -> None:
-    """Register `watch-project-version` and `export-model`; `parent` carries the global
-    options."""
+    """Register `watch-project-version`, `export-model`, `start-model` and `stop-model`;
+    `parent` carries the global options."""
     watch = subparsers.add_parser(
         "watch-project-version", parents=[parent],
         help="labelgate extension: follow a model's training (progress bar on stderr).",
@@ -216,6 +281,21 @@ def add_extension_commands(subparsers: Any, parent: argparse.ArgumentParser) -> 
                         help="the trained model version")
     export.add_argument("--output", dest="output_path", required=True, metavar="PATH",
                         help="the zip file to write, or a directory to write it into")
+
+
+    start = _model_command(
+        subparsers, parent, "start-model",
+        "labelgate: start a trained model and wait until it is RUNNING (exit 255 on FAILED).")
+    start.set_defaults(action=ACTION, extension=_start_model)
+    start.add_argument("--min-inference-units", type=int, default=1, metavar="N",
+                       help="inference units to start with, the floor (default 1)")
+    start.add_argument("--max-inference-units", type=int, default=None, metavar="M",
+                       help="let the autoscaler go up to M units (default: no scaling)")
+
+    stop = _model_command(
+        subparsers, parent, "stop-model",
+        "labelgate: stop a running model and wait until it is STOPPED.")
+    stop.set_defaults(action=ACTION, extension=_stop_model)
 
 
 def run_extension(client: Client, ns: argparse.Namespace) -> dict[str, Any]:

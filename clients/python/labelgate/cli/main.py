@@ -5,6 +5,8 @@
     labelgate wait project-version-running --project-arn ARN --version-names v1
     labelgate watch-project-version --project-version-arn ARN     (labelgate extension)
     labelgate export-model --project-version-arn ARN --output model.zip   (extension)
+    labelgate start-model --project-version-arn ARN [--min-inference-units N]   (extension)
+    labelgate stop-model --project-version-arn ARN                     (extension)
     labelgate serve --port 50051 --data-dir ./data
 
 Commands and options are those of `aws rekognition` for the Custom Labels operations.

@@ -1,0 +1,1 @@
+"""Serving trained models: lifecycle, inference units, runtimes (see runtime.py)."""
