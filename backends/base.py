@@ -130,6 +130,9 @@ class Backend(Protocol):
     def export_project_version(
         self, request: pb.ExportProjectVersionRequest, context: RequestContext
     ) -> AsyncIterator[pb.ExportProjectVersionResponse]: ...
+    def get_inference_usage(
+        self, request: pb.GetInferenceUsageRequest, context: RequestContext
+    ) -> AsyncIterator[pb.GetInferenceUsageResponse]: ...
 
 
 class BackendBase:
@@ -275,6 +278,11 @@ class BackendBase:
         self, request: pb.ExportProjectVersionRequest, context: RequestContext
     ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
         raise self.not_implemented("ExportProjectVersion")
+
+    def get_inference_usage(
+        self, request: pb.GetInferenceUsageRequest, context: RequestContext
+    ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
+        raise self.not_implemented("GetInferenceUsage")
 
 
 def available_backends() -> dict[str, importlib.metadata.EntryPoint]:

@@ -201,7 +201,14 @@ class LocalBackend(BackendBase):
     async def describe_project_versions(
         self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
     ) -> pb.DescribeProjectVersionsResponse:
-        return await self.versions.describe_project_versions(request, context)
+        response = await self.versions.describe_project_versions(request, context)
+        for description in response.project_version_descriptions:
+            # Extension: the units of a model running here (absent for any other status).
+            if description.status == pb.PROJECT_VERSION_STATUS_RUNNING:
+                status = self.serving.inference_units_status(description.project_version_arn)
+                if status is not None:
+                    description.inference_units_status.CopyFrom(status)
+        return response
 
     async def delete_project_version(
         self, request: pb.DeleteProjectVersionRequest, context: RequestContext
@@ -235,6 +242,11 @@ class LocalBackend(BackendBase):
     ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
         assert self.db is not None
         return export(self.db, self.blobs, request.project_version_arn)
+
+    def get_inference_usage(
+        self, request: pb.GetInferenceUsageRequest, context: RequestContext
+    ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
+        return self.serving.inference_usage(request, context)
 
     # Datasets
     async def create_dataset(

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from labelgate.backends.local.inference.card import ModelCard
 from labelgate.backends.local.inference.images import open_rgb
 from labelgate.backends.local.serving.metrics import ServingMetrics
 from labelgate.backends.local.serving.runtime import Deployment, Runtime, RuntimeFailure
+from labelgate.backends.local.serving.usage import HEARTBEAT_S, UsageLedger
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Project, ProjectVersion
 from labelgate.backends.local.training.bundle import ModelBundle
@@ -154,6 +156,9 @@ class _Model:
     version_id: int
     arn: str
     key: str
+    project_arn: str
+    project_name: str
+    version_name: str
     label: str  # "project/version", the metrics label
     min_units: int
     max_units: int
@@ -167,6 +172,7 @@ class _Model:
     throttled: int = 0  # refusals since the last tick
     high_since: float | None = None
     low_since: float | None = None
+    usage_row: int | None = None  # the open inference_unit_usage row while RUNNING
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -180,33 +186,36 @@ class ServingService:
         self._dir = Path(data_dir) / "serving"
         self.config = config or ServingConfig()
         self.metrics = metrics or ServingMetrics()
+        self.usage = UsageLedger(db)
         self._models: dict[str, _Model] = {}  # by version ARN
         self._stops: dict[str, asyncio.Task[None]] = {}
         self._ticker: asyncio.Task[None] | None = None
-        self._last_tick = self._accounted_at = time.monotonic()
+        self._last_tick = self._accounted_at = self._last_heartbeat = time.monotonic()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def resume(self) -> None:
         """Start again what was started before the gateway stopped; finish interrupted stops."""
 
-        def work(session: Session) -> list[tuple[ProjectVersion, str]]:
+        def work(session: Session) -> list[tuple[ProjectVersion, Project]]:
             rows = session.execute(
-                select(ProjectVersion, Project.name)
+                select(ProjectVersion, Project)
                 .join(Project, Project.id == ProjectVersion.project_id)
                 .where(ProjectVersion.status.in_(("STARTING", "RUNNING", "STOPPING")))
             ).all()
             out = []
-            for version, project_name in rows:
+            for version, project in rows:
                 if version.status == "STOPPING":
                     version.status, version.status_message = "STOPPED", MSG_STOPPED
                     continue
                 version.status, version.status_message = "STARTING", MSG_STARTING
-                out.append((version, project_name))
+                out.append((version, project))
             return out
 
-        for version, project_name in await self._db.run(work):
-            self._launch(version, project_name)
+        # Usage rows a previous gateway left open end where it was last seen alive.
+        await self.usage.close_dangling()
+        for version, project in await self._db.run(work):
+            self._launch(version, project)
         self._ticker = asyncio.get_running_loop().create_task(self._autoscale_loop())
 
     async def close(self) -> None:
@@ -224,6 +233,7 @@ class ServingService:
         self._account(time.monotonic())
         for model in self._models.values():
             self.metrics.stopped(model.label)
+            await self._close_usage(model, "served until the gateway stopped")
         self._models.clear()
         await self.runtime.close()
 
@@ -258,7 +268,7 @@ class ServingService:
         if arn in self._stops and not self._stops[arn].done():
             raise ResourceInUseException(f"The model {arn} is STOPPING; wait until it stops")
 
-        def work(session: Session) -> tuple[ProjectVersion, str]:
+        def work(session: Session) -> tuple[ProjectVersion, Project]:
             version = _find_version(session, arn, lock=True)
             if version.status in BUSY:
                 raise ResourceInUseException(
@@ -273,13 +283,10 @@ class ServingService:
             version.status, version.status_message = "STARTING", MSG_STARTING
             version.min_inference_units = low
             version.max_inference_units = high
-            project_name = session.scalar(
-                select(Project.name).where(Project.id == version.project_id)
-            )
-            return version, str(project_name)
+            return version, version.project
 
-        version, project_name = await self._db.run(work)
-        self._launch(version, project_name)
+        version, project = await self._db.run(work)
+        self._launch(version, project)
         return pb.StartProjectVersionResponse(status=pb.PROJECT_VERSION_STATUS_STARTING)
 
     async def stop_project_version(
@@ -302,10 +309,11 @@ class ServingService:
         self._stops[arn] = asyncio.get_running_loop().create_task(self._stop(arn))
         return pb.StopProjectVersionResponse(status=pb.PROJECT_VERSION_STATUS_STOPPING)
 
-    def _launch(self, version: ProjectVersion, project_name: str) -> None:
+    def _launch(self, version: ProjectVersion, project: Project) -> None:
         model = _Model(
             version_id=version.id, arn=version.arn, key=f"pv{version.id}",
-            label=f"{project_name}/{version.name}",
+            project_arn=project.arn, project_name=project.name, version_name=version.name,
+            label=f"{project.name}/{version.name}",
             min_units=version.min_inference_units or 1,
             max_units=max(version.max_inference_units or 0, version.min_inference_units or 1),
         )
@@ -343,6 +351,7 @@ class ServingService:
         self._account(time.monotonic())
         self.metrics.started(model.label, model.units, capacity)
         model.running = True
+        await self._open_usage(model)
 
     def _fetch_bundle(self, model: _Model, bundle: dict[str, Any]) -> Path:
         """model.onnx + model.json out of the blob store into data_dir/serving/<key>/."""
@@ -387,6 +396,7 @@ class ServingService:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await model.task
                 self._account(time.monotonic(), [model])
+                await self._close_usage(model, "stopped")
                 await self.runtime.unload(model.key)
                 self.metrics.stopped(model.label)
                 shutil.rmtree(self._dir / model.key, ignore_errors=True)
@@ -513,6 +523,11 @@ class ServingService:
         interval = max(now - self._last_tick, 1e-6)
         self._last_tick = now
         self._account(now)
+        if now - self._last_heartbeat >= HEARTBEAT_S:
+            self._last_heartbeat = now
+            await self.usage.heartbeat(
+                m.usage_row for m in self._models.values() if m.usage_row is not None
+            )
         for model in list(self._models.values()):
             busy, throttled = model.busy_s, model.throttled
             model.busy_s, model.throttled = 0.0, 0
@@ -551,6 +566,63 @@ class ServingService:
         model.high_since = model.low_since = None
         if model.running:
             self.metrics.in_service.labels(model.label).set(units)
+            await self._close_usage(model, f"scaled to {units} inference unit(s)")
+            await self._open_usage(model)
+
+    # -- usage (inference_unit_usage rows; serving/usage.py) ---------------------------------
+
+    async def _open_usage(self, model: _Model) -> None:
+        model.usage_row = await self.usage.open(
+            project_version_arn=model.arn, project_arn=model.project_arn,
+            project_name=model.project_name, version_name=model.version_name,
+            units=model.units,
+        )
+
+    async def _close_usage(self, model: _Model, reason: str) -> None:
+        row, model.usage_row = model.usage_row, None
+        if row is not None:
+            await self.usage.close(row, reason=reason)
+
+    async def inference_usage(self, request: pb.GetInferenceUsageRequest,
+                              context: RequestContext
+                              ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
+        """The GetInferenceUsage stream: one message per model that ran in the range."""
+        end = _timestamp(request, "end_time") or dt.datetime.now(dt.UTC)
+        start = _timestamp(request, "start_time") or end - dt.timedelta(days=30)
+        if start >= end:
+            raise InvalidParameterException("StartTime must be before EndTime")
+        project_arn = request.project_arn if request.HasField("project_arn") else None
+        if project_arn:
+            def exists(session: Session) -> bool:
+                return session.scalar(select(Project.id).where(Project.arn == project_arn)) \
+                    is not None
+
+            if not await self._db.run(exists):
+                raise ResourceNotFoundException(f"The project {project_arn} does not exist")
+        for usage in await self.usage.report(start=start, end=end, project_arn=project_arn):
+            response = pb.GetInferenceUsageResponse(
+                project_version_arn=usage.project_version_arn,
+                project_name=usage.project_name, version_name=usage.version_name,
+                hours_running=usage.hours_running,
+                inference_unit_hours=usage.inference_unit_hours, running=usage.running_now,
+            )
+            if request.hourly:
+                for hour in sorted(usage.hours.values(), key=lambda h: h.hour_start):
+                    item = response.hours.add(hours_running=hour.running_seconds / 3600.0,
+                                              inference_unit_hours=hour.unit_seconds / 3600.0)
+                    item.hour_start.FromDatetime(hour.hour_start)
+            yield response
+
+    def inference_units_status(self, arn: str) -> pb.InferenceUnitsStatus | None:
+        """The DescribeProjectVersions extension of a model running here."""
+        state = self.in_service(arn)
+        if state is None:
+            return None
+        units, desired, capacity = state
+        return pb.InferenceUnitsStatus(
+            in_service_inference_units=units, desired_inference_units=desired,
+            inference_unit_capacity=capacity, runtime=self.runtime.name,
+        )
 
     def in_service(self, arn: str) -> tuple[int, int, float] | None:
         """(units in service, desired units, capacity per unit) of a running model."""
@@ -558,6 +630,12 @@ class ServingService:
         if model is None or not model.running:
             return None
         return model.units, model.desired, model.capacity
+
+
+def _timestamp(request: pb.GetInferenceUsageRequest, name: str) -> dt.datetime | None:
+    if not request.HasField(name):
+        return None
+    return getattr(request, name).ToDatetime(tzinfo=dt.UTC)
 
 
 def _find_version(session: Session, arn: str, *, lock: bool = False) -> ProjectVersion:

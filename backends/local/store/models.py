@@ -159,6 +159,31 @@ class ProjectVersion(Base):
     project: Mapped[Project] = relationship(back_populates="versions")
 
 
+class InferenceUnitUsage(Base):
+    """A period a model ran with a fixed number of inference units (migration 0004).
+
+    Not tied to the version row by a foreign key: usage outlives a deleted model, as a bill
+    does. `ended_at` is NULL while it runs; `last_seen_at` moves forward while it does, so a
+    crashed gateway's rows end where it was last alive (serving/usage.py).
+    """
+
+    __tablename__ = "inference_unit_usage"
+    __table_args__ = (
+        Index("ix_inference_unit_usage_version", "project_version_arn"),
+        Index("ix_inference_unit_usage_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_version_arn: Mapped[str] = mapped_column(String(2048))
+    project_arn: Mapped[str] = mapped_column(String(2048))
+    project_name: Mapped[str] = mapped_column(String(255))
+    version_name: Mapped[str] = mapped_column(String(255))
+    units: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Tag(Base):
     """Tags of any taggable resource (project, model, dataset), keyed by its ARN."""
 

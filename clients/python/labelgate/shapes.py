@@ -34,6 +34,15 @@ STREAMING_OPERATIONS: tuple[str, ...] = tuple(
 )
 
 
+#: Fields numbered from here on are labelgate extensions inside AWS-shaped messages (e.g.
+#: ProjectVersionDescription.inference_units_status): botocore's model has no such member.
+FIRST_EXTENSION_FIELD = 1000
+
+
+def is_extension_field(field: _d.FieldDescriptor) -> bool:
+    return field.number >= FIRST_EXTENSION_FIELD
+
+
 def aws_name(field: _d.FieldDescriptor) -> str:
     """`project_arn` -> `ProjectArn`, `s3_object` -> `S3Object`, `f1_score` -> `F1Score`."""
     return "".join(part[:1].upper() + part[1:] for part in field.name.split("_"))

@@ -19,6 +19,7 @@ before the command name there, as for the `convert` commands.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 import sys
 import time
@@ -231,6 +232,41 @@ def _stop_model(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
     return _model_state(client.wait_stopped(project, version, **_wait_options(ns)), arn, status)
 
 
+def _parse_time(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 time (`2026-11-01`, `2026-11-01T12:00:00+01:00`); naive means UTC."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date or time: {text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _usage(client: Client, ns: argparse.Namespace) -> dict[str, Any]:
+    models = client.get_inference_usage(
+        project_arn=ns.project_arn, start_time=_parse_time(ns.start_time),
+        end_time=_parse_time(ns.end_time), hourly=ns.hourly,
+    )
+    rows = []
+    for usage in models:
+        row: dict[str, Any] = {
+            "ProjectName": usage.project_name, "VersionName": usage.version_name,
+            "HoursRunning": round(usage.hours_running, 4),
+            "InferenceUnitHours": round(usage.inference_unit_hours, 4),
+            "Running": usage.running, "ProjectVersionArn": usage.project_version_arn,
+        }
+        if ns.hourly:
+            row["Hours"] = [
+                {"HourStart": h.hour_start.ToDatetime(tzinfo=dt.UTC).isoformat(),
+                 "HoursRunning": round(h.hours_running, 4),
+                 "InferenceUnitHours": round(h.inference_unit_hours, 4)}
+                for h in usage.hours
+            ]
+        rows.append(row)
+    return {"InferenceUsage": rows}
+
+
 def _model_command(subparsers: Any, parent: argparse.ArgumentParser, name: str,
                    help_text: str) -> argparse.ArgumentParser:
     command = subparsers.add_parser(name, parents=[parent], help=help_text,
@@ -259,7 +295,8 @@ def _gateway_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_extension_commands(subparsers: Any, parent: argparse.ArgumentParser) -> None:
-    """Register `watch-project-version`, `export-model`, `start-model` and `stop-model`;
+    """Register `watch-project-version`, `export-model`, `start-model`, `stop-model` and
+    `usage`;
     `parent` carries the global options."""
     watch = subparsers.add_parser(
         "watch-project-version", parents=[parent],
@@ -296,6 +333,20 @@ def add_extension_commands(subparsers: Any, parent: argparse.ArgumentParser) -> 
         subparsers, parent, "stop-model",
         "labelgate: stop a running model and wait until it is STOPPED.")
     stop.set_defaults(action=ACTION, extension=_stop_model)
+
+    usage = subparsers.add_parser(
+        "usage", parents=[parent],
+        help="labelgate extension: hours running and inference-unit hours per model.",
+        description="Report how long each model ran and with how many inference units "
+                    "(inference-unit hours, what running a model is billed by) over a time "
+                    "range: by default the last 30 days.")
+    usage.set_defaults(action=ACTION, extension=_usage)
+    usage.add_argument("--project-arn", metavar="ARN", help="only this project's models")
+    usage.add_argument("--start-time", metavar="ISO8601",
+                       help="start of the range (default: 30 days before the end)")
+    usage.add_argument("--end-time", metavar="ISO8601", help="end of the range (default: now)")
+    usage.add_argument("--hourly", action="store_true",
+                       help="also list the usage per clock hour (UTC)")
 
 
 def run_extension(client: Client, ns: argparse.Namespace) -> dict[str, Any]:

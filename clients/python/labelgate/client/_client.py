@@ -12,15 +12,18 @@ snake_case) and return the response message from `labelgate.v1.custom_labels_pb2
 speaks AWS-shaped dicts instead, like a boto3 client. Every failure is a
 `labelgate.errors.LabelgateError` subclass named as AWS names it.
 
-Two labelgate extensions have no AWS counterpart (server-streaming RPCs):
+Three labelgate extensions have no AWS counterpart (server-streaming RPCs):
 
     for state in client.watch_project_version(version_arn):    # training progress
         print(state.stage, state.epoch, state.total_epochs, state.loss)
     client.export_project_version(version_arn, "model.zip")      # the trained model
+    for model in client.get_inference_usage(hourly=True):         # inference-unit hours
+        print(model.version_name, model.hours_running, model.inference_unit_hours)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -283,6 +286,28 @@ class Client:
             if part is not None:
                 part.unlink(missing_ok=True)
         return target
+
+    def get_inference_usage(
+        self,
+        *,
+        project_arn: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        hourly: bool = False,
+        timeout: float | None = None,
+    ) -> list[pb.GetInferenceUsageResponse]:
+        """Extension: hours running and inference-unit hours per model over a time range
+        (default: the 30 days before `end_time`, which defaults to now), with per-hour
+        datapoints when `hourly`. Naive datetimes are taken as UTC."""
+        request = pb.GetInferenceUsageRequest(hourly=hourly)
+        if project_arn is not None:
+            request.project_arn = project_arn
+        for field, value in (("start_time", start_time), ("end_time", end_time)):
+            if value is not None:
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=dt.UTC)
+                getattr(request, field).FromDatetime(value)
+        return list(self._stream("GetInferenceUsage", request, timeout))
 
     # -- waiters ------------------------------------------------------------------------------
 

@@ -344,7 +344,7 @@ class EvaluationResult(_message.Message):
     def __init__(self, f1_score: _Optional[float] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class ProjectVersionDescription(_message.Message):
-    __slots__ = ("project_version_arn", "creation_timestamp", "min_inference_units", "status", "status_message", "billable_training_time_in_seconds", "training_end_timestamp", "output_config", "training_data_result", "testing_data_result", "evaluation_result", "manifest_summary", "kms_key_id", "max_inference_units", "source_project_version_arn", "version_description", "feature", "base_model_version", "feature_config")
+    __slots__ = ("project_version_arn", "creation_timestamp", "min_inference_units", "status", "status_message", "billable_training_time_in_seconds", "training_end_timestamp", "output_config", "training_data_result", "testing_data_result", "evaluation_result", "manifest_summary", "kms_key_id", "max_inference_units", "source_project_version_arn", "version_description", "feature", "base_model_version", "feature_config", "inference_units_status")
     PROJECT_VERSION_ARN_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     MIN_INFERENCE_UNITS_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +364,7 @@ class ProjectVersionDescription(_message.Message):
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     FEATURE_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_UNITS_STATUS_FIELD_NUMBER: _ClassVar[int]
     project_version_arn: str
     creation_timestamp: _timestamp_pb2.Timestamp
     min_inference_units: int
@@ -383,7 +384,20 @@ class ProjectVersionDescription(_message.Message):
     feature: CustomizationFeature
     base_model_version: str
     feature_config: CustomizationFeatureConfig
-    def __init__(self, project_version_arn: _Optional[str] = ..., creation_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_inference_units: _Optional[int] = ..., status: _Optional[_Union[ProjectVersionStatus, str]] = ..., status_message: _Optional[str] = ..., billable_training_time_in_seconds: _Optional[int] = ..., training_end_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_config: _Optional[_Union[OutputConfig, _Mapping]] = ..., training_data_result: _Optional[_Union[TrainingDataResult, _Mapping]] = ..., testing_data_result: _Optional[_Union[TestingDataResult, _Mapping]] = ..., evaluation_result: _Optional[_Union[EvaluationResult, _Mapping]] = ..., manifest_summary: _Optional[_Union[GroundTruthManifest, _Mapping]] = ..., kms_key_id: _Optional[str] = ..., max_inference_units: _Optional[int] = ..., source_project_version_arn: _Optional[str] = ..., version_description: _Optional[str] = ..., feature: _Optional[_Union[CustomizationFeature, str]] = ..., base_model_version: _Optional[str] = ..., feature_config: _Optional[_Union[CustomizationFeatureConfig, _Mapping]] = ...) -> None: ...
+    inference_units_status: InferenceUnitsStatus
+    def __init__(self, project_version_arn: _Optional[str] = ..., creation_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_inference_units: _Optional[int] = ..., status: _Optional[_Union[ProjectVersionStatus, str]] = ..., status_message: _Optional[str] = ..., billable_training_time_in_seconds: _Optional[int] = ..., training_end_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_config: _Optional[_Union[OutputConfig, _Mapping]] = ..., training_data_result: _Optional[_Union[TrainingDataResult, _Mapping]] = ..., testing_data_result: _Optional[_Union[TestingDataResult, _Mapping]] = ..., evaluation_result: _Optional[_Union[EvaluationResult, _Mapping]] = ..., manifest_summary: _Optional[_Union[GroundTruthManifest, _Mapping]] = ..., kms_key_id: _Optional[str] = ..., max_inference_units: _Optional[int] = ..., source_project_version_arn: _Optional[str] = ..., version_description: _Optional[str] = ..., feature: _Optional[_Union[CustomizationFeature, str]] = ..., base_model_version: _Optional[str] = ..., feature_config: _Optional[_Union[CustomizationFeatureConfig, _Mapping]] = ..., inference_units_status: _Optional[_Union[InferenceUnitsStatus, _Mapping]] = ...) -> None: ...
+
+class InferenceUnitsStatus(_message.Message):
+    __slots__ = ("in_service_inference_units", "desired_inference_units", "inference_unit_capacity", "runtime")
+    IN_SERVICE_INFERENCE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_INFERENCE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_UNIT_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    in_service_inference_units: int
+    desired_inference_units: int
+    inference_unit_capacity: float
+    runtime: str
+    def __init__(self, in_service_inference_units: _Optional[int] = ..., desired_inference_units: _Optional[int] = ..., inference_unit_capacity: _Optional[float] = ..., runtime: _Optional[str] = ...) -> None: ...
 
 class DescribeProjectVersionsResponse(_message.Message):
     __slots__ = ("project_version_descriptions", "next_token")
@@ -872,3 +886,43 @@ class ExportProjectVersionResponse(_message.Message):
     total_bytes: int
     data: bytes
     def __init__(self, file_name: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class GetInferenceUsageRequest(_message.Message):
+    __slots__ = ("project_arn", "start_time", "end_time", "hourly")
+    PROJECT_ARN_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    HOURLY_FIELD_NUMBER: _ClassVar[int]
+    project_arn: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    hourly: bool
+    def __init__(self, project_arn: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hourly: _Optional[bool] = ...) -> None: ...
+
+class InferenceUsageHour(_message.Message):
+    __slots__ = ("hour_start", "hours_running", "inference_unit_hours")
+    HOUR_START_FIELD_NUMBER: _ClassVar[int]
+    HOURS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_UNIT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    hour_start: _timestamp_pb2.Timestamp
+    hours_running: float
+    inference_unit_hours: float
+    def __init__(self, hour_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hours_running: _Optional[float] = ..., inference_unit_hours: _Optional[float] = ...) -> None: ...
+
+class GetInferenceUsageResponse(_message.Message):
+    __slots__ = ("project_version_arn", "project_name", "version_name", "hours_running", "inference_unit_hours", "running", "hours")
+    PROJECT_VERSION_ARN_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
+    HOURS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_UNIT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    project_version_arn: str
+    project_name: str
+    version_name: str
+    hours_running: float
+    inference_unit_hours: float
+    running: bool
+    hours: _containers.RepeatedCompositeFieldContainer[InferenceUsageHour]
+    def __init__(self, project_version_arn: _Optional[str] = ..., project_name: _Optional[str] = ..., version_name: _Optional[str] = ..., hours_running: _Optional[float] = ..., inference_unit_hours: _Optional[float] = ..., running: _Optional[bool] = ..., hours: _Optional[_Iterable[_Union[InferenceUsageHour, _Mapping]]] = ...) -> None: ...

@@ -161,6 +161,11 @@ class CustomLabelsStub:
                 request_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.SerializeToString,
                 response_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.FromString,
                 _registered_method=True)
+        self.GetInferenceUsage = channel.unary_stream(
+                '/labelgate.v1.CustomLabels/GetInferenceUsage',
+                request_serializer=labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageRequest.SerializeToString,
+                response_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageResponse.FromString,
+                _registered_method=True)
 
 
 class CustomLabelsServicer:
@@ -351,6 +356,16 @@ class CustomLabelsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInferenceUsage(self, request, context):
+        """Extension. Inference-unit usage over a time range, one message per model that ran in it:
+        hours running and inference-unit hours, in total and per clock hour (what AWS reports
+        through the InServiceInferenceUnits metric). Backends that keep no usage answer
+        UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomLabelsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -478,6 +493,11 @@ def add_CustomLabelsServicer_to_server(servicer, server):
                     servicer.ExportProjectVersion,
                     request_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.FromString,
                     response_serializer=labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.SerializeToString,
+            ),
+            'GetInferenceUsage': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetInferenceUsage,
+                    request_deserializer=labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageRequest.FromString,
+                    response_serializer=labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1157,6 +1177,33 @@ class CustomLabels:
             '/labelgate.v1.CustomLabels/ExportProjectVersion',
             labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionRequest.SerializeToString,
             labelgate_dot_v1_dot_custom__labels__pb2.ExportProjectVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInferenceUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/labelgate.v1.CustomLabels/GetInferenceUsage',
+            labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageRequest.SerializeToString,
+            labelgate_dot_v1_dot_custom__labels__pb2.GetInferenceUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,
