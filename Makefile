@@ -18,7 +18,7 @@ TRITON_VENV ?= .venv-triton
 TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime==1.32.0 numpy==1.26.4 \
 	flatbuffers==25.12.19 packaging==26.4 protobuf==6.33.6
 
-.PHONY: venv triton-venv run test lint proto bench clean
+.PHONY: venv triton-venv run test lint proto bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ proto: venv
 
 bench: venv
 	$(PY) -m bench
+
+# The whole story on examples/quickstart: project, import, train, evaluate, start, detect, stop.
+demo: venv
+	$(PY) examples/demo.py
 
 clean:
 	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info

@@ -9,6 +9,7 @@ import importlib
 BENCHMARKS = {
     "gateway_overhead": "bench.gateway_overhead",
     "manifest_import": "bench.manifest_import",
+    "serving": "bench.serving",
     "training_clothing10": "bench.training:main_clothing10",
     "training_deeppcb_multilabel": "bench.training:main_deeppcb_multilabel",
     "training_deeppcb": "bench.training:main_deeppcb",
