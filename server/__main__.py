@@ -24,6 +24,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="where the local backend keeps its data")
     parser.add_argument("--metrics-port", type=int,
                         help="Prometheus /metrics port (default 9464, 0 = off)")
+    parser.add_argument("--aws-port", type=int,
+                        help="AWS-compatible HTTP port for boto3 (default 0 = off)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (default INFO)")
     parser.add_argument("--log-format", choices=("auto", "json", "text"),
                         help="auto: JSON lines unless stderr is a terminal")
@@ -36,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             args.config, host=args.host, port=args.port, data_dir=args.data_dir,
             metrics_port=args.metrics_port, log_level=args.log_level, log_format=args.log_format,
+            aws_port=args.aws_port,
         )
     except ConfigError as e:
         print(f"labelgate: {e}", file=sys.stderr)

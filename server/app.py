@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 import labelgate
 from labelgate import constraints
 from labelgate.backends.base import Backend, load_backend
+from labelgate.server.aws_front import AwsJsonFront
 from labelgate.server.config import EPHEMERAL_METRICS_PORT, Settings
 from labelgate.server.interceptors import GatewayInterceptor
 from labelgate.server.logging import configure_logging
@@ -55,6 +56,8 @@ class Gateway:
         self.metrics_port: int | None = None  # bound /metrics port, None when off
         self._server: aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
+        self._aws_front: AwsJsonFront | None = None
+        self.aws_port: int | None = None  # bound AWS-compatible HTTP port, None when off
         self._started: list[Backend] = []
         self._stopped = False
 
@@ -118,6 +121,15 @@ class Gateway:
             self._metrics_server = MetricsServer(self.metrics.registry, s.metrics_host, port)
             self.metrics_port = self._metrics_server.port
 
+        if s.aws_port != 0:
+            self._aws_front = AwsJsonFront(
+                self.router, metrics=self.metrics, access_keys=s.aws_access_keys,
+                max_body_bytes=s.max_message_bytes * 2,  # base64 grows blobs by a third
+            )
+            self.aws_port = await self._aws_front.start(
+                s.aws_host, 0 if s.aws_port == EPHEMERAL_METRICS_PORT else s.aws_port
+            )
+
         # Load botocore's API model now (~0.3 s) rather than on the first call's clock.
         await asyncio.to_thread(constraints.service_model)
         for name, backend in self.backends.items():
@@ -128,9 +140,10 @@ class Gateway:
         for service in ("", SERVICE_NAME):
             await self.health.set(service, _SERVING)
         log.info(
-            "labelgate %s serving on %s (metrics %s, backends %s, default %s)",
+            "labelgate %s serving on %s (metrics %s, AWS front %s, backends %s, default %s)",
             labelgate.__version__, self.address,
             f"http://{s.metrics_host}:{self.metrics_port}/metrics" if self.metrics_port else "off",
+            f"http://{s.aws_host}:{self.aws_port}" if self.aws_port else "off",
             ", ".join(self.backends), s.default_backend,
         )
 
@@ -144,6 +157,9 @@ class Gateway:
         if self.router is not None:
             self.router.ready = False
         await self.health.enter_graceful_shutdown()
+        if self._aws_front is not None:
+            await self._aws_front.close()
+            self._aws_front = None
         if self._server is not None:
             if self.port:
                 log.info("stopping: draining calls for up to %.1f s", grace)

@@ -48,6 +48,12 @@ class Settings:
     log_format: str = "auto"  # auto: JSON lines unless stderr is a terminal
     shutdown_grace_seconds: float = 10.0
     max_message_bytes: int = 8 * MIB
+    # The AWS-compatible HTTP front (aws_front.py): 0 = off (default), -1 = any free port.
+    aws_host: str = "127.0.0.1"
+    aws_port: int = 0
+    # Access key id -> secret access key. When any are set, the AWS front verifies SigV4
+    # signatures; when none are, it ignores them (a local endpoint).
+    aws_access_keys: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Coerce first so values from TOML/env/kwargs all end up the declared types.
@@ -76,6 +82,8 @@ class Settings:
                 f"max_message_bytes must be at least {MIN_MESSAGE_BYTES} (6 MiB) so 5 MB "
                 f"images and dataset changes fit, got {self.max_message_bytes}"
             )
+        if not EPHEMERAL_METRICS_PORT <= self.aws_port <= 65535:
+            raise ConfigError(f"aws_port must be -1..65535, got {self.aws_port}")
         if not self.default_backend:
             raise ConfigError("default_backend must name a backend")
 
@@ -93,7 +101,7 @@ def _join_host_port(host: str, port: int) -> str:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_INT_FIELDS = {"port", "metrics_port", "max_message_bytes"}
+_INT_FIELDS = {"port", "metrics_port", "max_message_bytes", "aws_port"}
 _FLOAT_FIELDS = {"shutdown_grace_seconds"}
 
 
@@ -108,6 +116,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {name} must be a number, got {value!r}") from None
     if name == "data_dir":
         return Path(value)
+    if name == "aws_access_keys":
+        return _access_keys(value, source)
     if name == "backends":
         if not isinstance(value, Mapping) or not all(
             isinstance(t, Mapping) for t in value.values()
@@ -115,6 +125,17 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{source}: backends must be tables, e.g. [backends.local]")
         return {str(k): dict(v) for k, v in value.items()}
     return value
+
+
+def _access_keys(value: Any, source: str) -> dict[str, str]:
+    """A table {key id = secret}, or text "ID:SECRET[,ID:SECRET...]" (environment)."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    pairs = [p.strip() for p in str(value).split(",") if p.strip()]
+    keys = dict(p.split(":", 1) for p in pairs if ":" in p)
+    if len(keys) != len(pairs):
+        raise ConfigError(f"{source}: aws_access_keys must be ID:SECRET pairs, comma separated")
+    return keys
 
 
 def _from_file(path: Path) -> dict[str, Any]:

@@ -107,11 +107,14 @@ class _Style:
     times: TimeStyle
     blobs: BlobStyle
     include_empty: bool
+    extensions: bool = True
 
 
 def _message_to_aws(message: Message, style: _Style) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, value in message.ListFields():
+        if not style.extensions and is_extension_field(field):
+            continue
         name = aws_name(field)
         if _is_map(field):
             out[name] = dict(value)
@@ -123,6 +126,8 @@ def _message_to_aws(message: Message, style: _Style) -> dict[str, Any]:
         # ListFields() omits empty lists and maps; AWS sends them (`"Datasets": []`) and
         # client code indexes them without checks (spec 03 §9).
         for field in message.DESCRIPTOR.fields:
+            if not style.extensions and is_extension_field(field):
+                continue
             if (_is_map(field) or _is_repeated(field)) and aws_name(field) not in out:
                 out[aws_name(field)] = {} if _is_map(field) else []
     return out
@@ -134,13 +139,15 @@ def to_aws(
     times: TimeStyle = "datetime",
     blobs: BlobStyle = "bytes",
     include_empty: bool = False,
+    extensions: bool = True,
 ) -> dict[str, Any]:
     """An AWS-shaped dict of the fields that are set.
 
     `include_empty=True` also emits empty lists and maps, as AWS does in responses; leave it
     off for requests, where an empty list would break the API's `min` constraints.
+    `extensions=False` leaves out labelgate's extension fields (what AWS itself would send).
     """
-    return _message_to_aws(message, _Style(times, blobs, include_empty))
+    return _message_to_aws(message, _Style(times, blobs, include_empty, extensions))
 
 
 def set_timestamp(field: Timestamp, when: dt.datetime) -> None:
@@ -189,9 +196,11 @@ def _scalar_from_aws(
 
 
 def from_aws(
-    data: dict[str, Any], message_type: type[Message] | Message, *, blobs: BlobStyle = "bytes"
+    data: dict[str, Any], message_type: type[Message] | Message, *, blobs: BlobStyle = "bytes",
+    strict: bool = True,
 ) -> Message:
-    """Build (or fill) a message from an AWS-shaped dict; unknown members are rejected."""
+    """Build (or fill) a message from an AWS-shaped dict. Unknown members are rejected, or
+    skipped with `strict=False` (responses of a newer AWS API than our proto knows)."""
     msg = message_type() if isinstance(message_type, type) else message_type
     desc = msg.DESCRIPTOR
     by_aws = {aws_name(f): f for f in desc.fields}
@@ -200,6 +209,8 @@ def from_aws(
     for key, value in data.items():
         field = by_aws.get(key)
         if field is None:
+            if not strict:
+                continue
             raise ValidationException(f"Unknown member {key!r} in {desc.name}")
         if value is None:
             continue
@@ -209,14 +220,14 @@ def from_aws(
             container = getattr(msg, field.name)
             for item in value:
                 if field.type == _d.FieldDescriptor.TYPE_MESSAGE:
-                    from_aws(item, container.add(), blobs=blobs)
+                    from_aws(item, container.add(), blobs=blobs, strict=strict)
                 else:
                     container.append(_scalar_from_aws(field, item, None, blobs))
         elif field.type == _d.FieldDescriptor.TYPE_MESSAGE:
             if field.message_type.full_name == "google.protobuf.Timestamp":
                 getattr(msg, field.name).CopyFrom(_timestamp(value))
             else:
-                from_aws(value, getattr(msg, field.name), blobs=blobs)
+                from_aws(value, getattr(msg, field.name), blobs=blobs, strict=strict)
                 getattr(msg, field.name).SetInParent()
         else:
             setattr(msg, field.name, _scalar_from_aws(field, value, None, blobs))

@@ -166,4 +166,4 @@ def run_serve(ns: argparse.Namespace) -> None:
     from labelgate.server.config import load_settings
 
     run(load_settings(ns.config, host=ns.host, port=ns.port, data_dir=ns.data_dir,
-                      metrics_port=ns.metrics_port))
+                      metrics_port=ns.metrics_port, aws_port=ns.aws_port))

@@ -180,6 +180,8 @@ def _add_serve(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", help="address to listen on")
     serve.add_argument("--port", type=int, help="gRPC port")
     serve.add_argument("--data-dir", metavar="PATH", help="where the local backend keeps data")
+    serve.add_argument("--aws-port", type=int,
+                       help="AWS-compatible HTTP port for boto3 (default 0 = off)")
     serve.add_argument("--metrics-port", type=int,
                        help="Prometheus /metrics port (0 turns it off)")
 
