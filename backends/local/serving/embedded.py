@@ -24,6 +24,7 @@ import numpy as np
 from labelgate.backends.local.inference.card import ModelCard
 from labelgate.backends.local.serving.embedded_worker import HEADER
 from labelgate.backends.local.serving.runtime import Deployment, RuntimeFailure
+from labelgate.backends.local.training.processes import wait_or_kill
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,7 @@ class _Unit:
         if process.returncode is None:
             if process.stdin is not None:
                 process.stdin.close()  # the worker exits at end of input
-            try:
-                await asyncio.wait_for(process.wait(), grace_s)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+            await wait_or_kill(process, grace_s)
 
 
 @dataclass

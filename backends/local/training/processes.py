@@ -111,6 +111,11 @@ async def terminate(process: asyncio.subprocess.Process, grace_s: float) -> None
         return
     with contextlib.suppress(ProcessLookupError):
         process.terminate()
+    await wait_or_kill(process, grace_s)
+
+
+async def wait_or_kill(process: asyncio.subprocess.Process, grace_s: float) -> None:
+    """Wait up to `grace_s` for the process to exit (it was asked to), then SIGKILL it."""
     try:
         await asyncio.wait_for(process.wait(), grace_s)
     except TimeoutError:
@@ -137,6 +142,7 @@ __all__ = [
     "stop_stale_worker",
     "terminate",
     "this_host",
+    "wait_or_kill",
     "worker_command",
     "worker_environment",
 ]
