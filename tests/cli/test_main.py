@@ -253,10 +253,11 @@ def test_serve_passes_options_to_load_settings_and_run(cli, monkeypatch):
     app.run = lambda settings: seen.setdefault("run", settings)
     monkeypatch.setitem(sys.modules, "labelgate.server.config", config)
     monkeypatch.setitem(sys.modules, "labelgate.server.app", app)
-    result = cli("serve", "--config", "c.toml", "--port", "6000", "--data-dir", "/d")
+    result = cli("serve", "--config", "c.toml", "--port", "6000", "--data-dir", "/d",
+                 "--aws-port", "8080")
     assert result.code == 0, result.err
     assert seen["load"] == ("c.toml", {"host": None, "port": 6000, "data_dir": "/d",
-                                       "metrics_port": None})
+                                       "metrics_port": None, "aws_port": 8080})
     assert seen["run"] == "SETTINGS"
 
 
