@@ -347,8 +347,12 @@ def test_delete_dataset_then_describe_is_resource_not_found(client, gateway):
     project = _project(client, "d-delete")
     arn = _dataset(client, gateway, project, lines=TRAIN_LINES)
     client.delete_dataset(dataset_arn=arn)
-    with pytest.raises(errors.ResourceNotFoundException):
-        client.describe_dataset(dataset_arn=arn)
+    try:  # asynchronous: DELETE_IN_PROGRESS until the entries are gone, then not found
+        status = client.describe_dataset(dataset_arn=arn).dataset_description.status
+        assert status == pb.DATASET_STATUS_DELETE_IN_PROGRESS
+    except errors.ResourceNotFoundException:
+        pass
+    _wait_deleted(client, arn)
 
 
 # Models ---------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def _train(client: Client, gateway, name: str) -> str:
 
 
 def test_the_extensions_are_server_streaming_and_not_aws_operations():
-    assert shapes.STREAMING_OPERATIONS == ("WatchProjectVersion", "ExportProjectVersion")
+    assert shapes.STREAMING_OPERATIONS == (
+        "WatchProjectVersion", "ExportProjectVersion", "GetInferenceUsage")
     assert not set(shapes.STREAMING_OPERATIONS) & set(shapes.OPERATIONS)
     methods = shapes.SERVICE.methods_by_name
     for name in shapes.STREAMING_OPERATIONS:

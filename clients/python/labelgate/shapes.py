@@ -28,7 +28,8 @@ SERVICE = pb.DESCRIPTOR.services_by_name["CustomLabels"]
 #: The 23 AWS operations (unary), in proto order.
 OPERATIONS: tuple[str, ...] = tuple(m.name for m in SERVICE.methods if not m.server_streaming)
 #: labelgate's extensions, server-streaming RPCs with no AWS counterpart
-#: (WatchProjectVersion, ExportProjectVersion): no AWS shapes, no boto3/CLI command.
+#: (WatchProjectVersion, ExportProjectVersion, GetInferenceUsage): no AWS shapes, no boto3/CLI
+#: command of their own.
 STREAMING_OPERATIONS: tuple[str, ...] = tuple(
     m.name for m in SERVICE.methods if m.server_streaming
 )
