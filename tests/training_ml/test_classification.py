@@ -161,3 +161,51 @@ def test_with_no_time_for_fine_tuning_the_probe_is_the_model(tmp_path):
     assert trained.choices["chosen_weights"] == "linear_probe"
     assert len(trained.choices["evaluation"]["tried"]) == 1  # no time for more choices
     assert trained.epochs_run == 0 and len(trained.test_predictions) == 4
+
+
+def test_the_ensemble_of_fine_tune_and_probe_is_weighed_and_recorded(colour_run):
+    _, trained, _ = colour_run
+    ensemble = trained.choices["ensemble"]
+    assert ensemble["members"] == ["finetune", "linear_probe"]
+    assert ensemble["combine"] == "mean log-probabilities"
+    assert ensemble["chosen"] == trained.choices["chosen_weights"].startswith("ensemble")
+    assert ensemble["chosen"] == (
+        ensemble["val_metric"] > ensemble["best_member_val_metric"] + 0.003)
+
+
+def test_a_chosen_ensemble_is_exported_and_served_as_one_graph(tmp_path, monkeypatch):
+    from labelgate.backends.local.training.ml import classification
+
+    monkeypatch.setattr(classification, "ENSEMBLE_MARGIN", -1.0)  # always take it
+    train = synthetic.color_images(tmp_path, 12, LABELS, seed=0, prefix="train")
+    test = synthetic.color_images(tmp_path, 4, LABELS, seed=1, prefix="test")
+    request = synthetic.request(CLASSIFICATION, train, test, tmp_path / "w")
+    trained, _ = _train(request, max_epochs=2)
+    assert trained.choices["chosen_weights"] == "ensemble(finetune+linear_probe)"
+    served = load_predictor(request.workdir / "model").predict_many(request.test)
+    assert [p.scores for p in served] == [p.scores for p in trained.test_predictions]
+    for prediction in served:
+        assert abs(sum(prediction.scores.values()) - 1.0) < 1e-4
+
+
+def test_log_probability_mean_is_the_normalized_geometric_mean():
+    import torch
+
+    from labelgate.backends.local.training.ml.classification import LogitEnsemble
+    from labelgate.backends.local.training.ml.export import ProbabilityNet
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = torch.tensor([logits])
+
+        def forward(self, x):
+            return self.logits
+
+    a, b = [2.0, 0.0, -1.0], [0.0, 1.0, 0.5]
+    ensemble = ProbabilityNet(LogitEnsemble([Fixed(a), Fixed(b)], multilabel=False),
+                              multilabel=False, flip_tta=False)
+    got = ensemble(torch.zeros(1)).numpy()[0]
+    pa, pb = (torch.softmax(torch.tensor(v), 0).numpy() for v in (a, b))
+    geometric = np.sqrt(pa * pb)
+    np.testing.assert_allclose(got, geometric / geometric.sum(), rtol=1e-5)

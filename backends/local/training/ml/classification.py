@@ -224,7 +224,8 @@ def _train(
     chosen = _choose_weights(run, probe, finetuned)
     net.load_state_dict(chosen)
     net.eval()
-    height, policy, flip = _choose_eval(run)
+    model: nn.Module = _maybe_ensemble(run, probe, finetuned) or net
+    height, policy, flip = _choose_eval(run, model)
 
     progress(Progress(stage="exporting", message="ONNX export"))
     card = classifier_card(
@@ -239,7 +240,7 @@ def _train(
         flip_tta=flip,
         training=dict(run.record),
     )
-    module = ProbabilityNet(net, multilabel=multilabel, flip_tta=flip)
+    module = ProbabilityNet(model, multilabel=multilabel, flip_tta=flip)
     onnx_path, card = export_classifier(module, Path(request.workdir) / MODEL_DIR, card)
 
     progress(Progress(stage="evaluating", message=f"predicting {len(request.test)} test images"))
@@ -719,7 +720,60 @@ def _choose_weights(
     return chosen.state
 
 
-def _choose_eval(run: _Run) -> tuple[int, str, bool]:
+class LogitEnsemble(nn.Module):
+    """Several classifiers as one: the mean of their log-probabilities (softmax of it is the
+    normalized geometric mean of their probabilities), or of their logits for sigmoid
+    (multi-label) heads. ProbabilityNet applies the activation on top, as for one net."""
+
+    def __init__(self, members: list[nn.Module], *, multilabel: bool) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.multilabel = multilabel
+
+    def forward(self, x: Tensor) -> Tensor:
+        outs = [m(x) for m in self.members]
+        if not self.multilabel:
+            outs = [F.log_softmax(o, dim=1) for o in outs]
+        return torch.stack(outs).mean(0)
+
+
+#: How much better than its best member an ensemble must validate to be worth twice the
+#: inference cost.
+ENSEMBLE_MARGIN = 0.003
+
+
+def _maybe_ensemble(run: _Run, probe: _Candidate | None,
+                    finetuned: _Candidate | None) -> LogitEnsemble | None:
+    """The fine-tuned net and the linear probe (its frozen pretrained backbone) together,
+    when that validates better than either alone. The two fail differently (one adapted
+    its features to the data, the other kept ImageNet's), so they often disagree usefully."""
+    if probe is None or finetuned is None or math.isnan(finetuned.metric) \
+            or run.val_store is None or time.monotonic() > run.deadline:
+        return None
+    members = []
+    for candidate in (finetuned, probe):
+        member = copy.deepcopy(run.net)
+        member.load_state_dict(candidate.state)
+        members.append(member.eval())
+    ensemble = LogitEnsemble(members, multilabel=run.plan.multilabel)
+    pixels = _val_pixels(run, *_monitor_config(run))
+    metric = _val_metric(run, _probabilities(run, ensemble, pixels))
+    best_single = max(probe.metric, finetuned.metric)
+    chosen = metric > best_single + ENSEMBLE_MARGIN
+    run.record["ensemble"] = {
+        "members": [finetuned.name, probe.name],
+        "combine": "mean logits" if run.plan.multilabel else "mean log-probabilities",
+        "val_metric": round(metric, 4),
+        "best_member_val_metric": round(best_single, 4),
+        "chosen": chosen,
+    }
+    if not chosen:
+        return None
+    run.record["chosen_weights"] = f"ensemble({finetuned.name}+{probe.name})"
+    return ensemble
+
+
+def _choose_eval(run: _Run, model: nn.Module) -> tuple[int, str, bool]:
     """Evaluation resolution, resize policy and flip averaging, by the validation metric.
 
     Searched greedily (policy at the monitored resolution, then resolution, then flip) so
@@ -739,7 +793,7 @@ def _choose_eval(run: _Run) -> tuple[int, str, bool]:
             if tried and time.monotonic() > run.deadline:
                 return -1.0  # out of budget: the current choice stands
             pixels = _val_pixels(run, res, pol)
-            tried[key] = _val_metric(run, _probabilities(run, run.net, pixels, flip=flip))
+            tried[key] = _val_metric(run, _probabilities(run, model, pixels, flip=flip))
         return tried[key]
 
     best = score(resolution, policy, False)
