@@ -88,9 +88,13 @@ def _evaluation(task: str, examples: list[Example], predictions: list[ImagePredi
 
 def score_predictions(task: str, examples: list[Example],
                       predictions: list[ImagePrediction]) -> dict[str, float]:
-    """Spec 02 F1 (per-label thresholds, macro mean) and, for single-label classification,
-    plain top-1 accuracy and macro-F1 (sklearn), the figures the prototype reported."""
-    scores = {"F1Score": _evaluation(task, examples, predictions).f1_score}
+    """Spec 02 F1 (per-label thresholds, macro mean); for detection mAP@0.5 (COCO-style AP
+    at IoU 0.5, mean over labels); for single-label classification plain top-1 accuracy
+    and macro-F1 (sklearn): the figures the prototype reported."""
+    evaluation = _evaluation(task, examples, predictions)
+    scores = {"F1Score": evaluation.f1_score}
+    if evaluation.map50 is not None:
+        scores["mAP@0.5"] = evaluation.map50
     if task == "classification":
         from sklearn.metrics import accuracy_score, f1_score
 
