@@ -29,13 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labelgate import constraints, shapes
+from labelgate import shapes
 from labelgate.backends.base import RequestContext
 from labelgate.errors import InternalServerError, LabelgateError, error_class
 from labelgate.server import calls, sigv4
 from labelgate.server.interceptors import NO_BACKEND
 from labelgate.server.metrics import GatewayMetrics
 from labelgate.server.router import Router
+from labelgate.server.servicer import CustomLabelsServicer
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class AwsJsonFront:
 
     def __init__(self, router: Router, *, metrics: GatewayMetrics | None = None,
                  access_keys: Mapping[str, str] | None = None, max_body_bytes: int) -> None:
-        self.router = router
+        self.servicer = CustomLabelsServicer(router)
         self.metrics = metrics
         self.access_keys = dict(access_keys or {})
         self.max_body_bytes = max_body_bytes
@@ -217,10 +218,9 @@ class AwsJsonFront:
             raise error_class("SerializationException")("The request body must be an object")
         request_type, _ = shapes.operation_types(operation)
         request = shapes.from_aws(params, request_type, blobs="base64")
-        # The same checks as the gRPC servicer: max/pattern/enum, before any backend.
-        constraints.validate_request(operation, shapes.to_aws(request))
         context = RequestContext(request_id=request_id, operation=operation, metadata={})
-        response = await self.router.dispatch(operation, request, context)
+        # The gRPC servicer's own step: max/pattern/enum checks, then the router.
+        response = await self.servicer.dispatch(operation, request, context)
         data: Any = shapes.to_aws(response, times="epoch", blobs="base64", include_empty=True,
                                   extensions=False)
         return json.dumps(data).encode()

@@ -55,7 +55,10 @@ class CustomLabelsServicer:
 
     async def handle(self, operation: str, request: Message, context: aio.ServicerContext
                      ) -> Message:
-        ctx = self._context(operation, context)
+        return await self.dispatch(operation, request, self._context(operation, context))
+
+    async def dispatch(self, operation: str, request: Message, ctx: RequestContext) -> Message:
+        """Validate and route one AWS operation; shared by gRPC and the AWS front."""
         # The API model's max/pattern/enum checks, made as AWS makes them server-side, before
         # any backend sees the request.
         constraints.validate_request(operation, shapes.to_aws(request))

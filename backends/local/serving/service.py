@@ -40,6 +40,7 @@ from labelgate.backends.local.blobs import BlobStore
 from labelgate.backends.local.inference import pipeline
 from labelgate.backends.local.inference.card import ModelCard
 from labelgate.backends.local.inference.images import open_rgb
+from labelgate.backends.local.projects import find_project
 from labelgate.backends.local.serving.metrics import ServingMetrics
 from labelgate.backends.local.serving.runtime import Deployment, Runtime, RuntimeFailure
 from labelgate.backends.local.serving.usage import HEARTBEAT_S, UsageLedger
@@ -593,12 +594,7 @@ class ServingService:
             raise InvalidParameterException("StartTime must be before EndTime")
         project_arn = request.project_arn if request.HasField("project_arn") else None
         if project_arn:
-            def exists(session: Session) -> bool:
-                return session.scalar(select(Project.id).where(Project.arn == project_arn)) \
-                    is not None
-
-            if not await self._db.run(exists):
-                raise ResourceNotFoundException(f"The project {project_arn} does not exist")
+            await self._db.run(lambda session: find_project(session, project_arn))
         for usage in await self.usage.report(start=start, end=end, project_arn=project_arn):
             response = pb.GetInferenceUsageResponse(
                 project_version_arn=usage.project_version_arn,
