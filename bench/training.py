@@ -185,7 +185,26 @@ def _serve_bundle(bundle: Path, scenario: Scenario, test: StagedManifest,
     took = time.perf_counter() - start
     scores = score_predictions(scenario.task, examples, predictions)
     scores["ms_per_image"] = took / max(len(examples), 1) * 1e3
+    _print_choices(json.loads(card.read_text()).get("training", {}))
     return scores
+
+
+def _print_choices(record: dict[str, Any]) -> None:
+    """What AutoML chose, from the card's training record (classifiers)."""
+    if "chosen_weights" not in record:
+        return
+    parts = [f"chosen {record['chosen_weights']}"]
+    for name in ("linear_probe", "finetune"):
+        part = record.get(name) or {}
+        metric = part.get("val_metric", part.get("best_val_metric"))
+        if metric is not None:
+            parts.append(f"{name} val {metric}")
+    if "ensemble" in record:
+        parts.append(f"ensemble val {record['ensemble']['val_metric']}")
+    evaluation = record.get("evaluation", {})
+    parts.append(f"evaluated at {evaluation.get('resolution')} px "
+                 f"{evaluation.get('resize')}, flip {evaluation.get('flip_tta')}")
+    print("  AutoML: " + "; ".join(parts))
 
 
 def run(name: str) -> None:

@@ -63,12 +63,19 @@ from labelgate.backends.local.training.ml.export import (
     classifier_card,
     export_classifier,
 )
+from labelgate.backends.local.training.ml.selection import (
+    EvalSetting,
+    Member,
+    ValidationScorer,
+    search_setting,
+)
 
 MODEL_DIR = "model"  # under request.workdir: model.onnx + model.json
 EVAL_BATCH = 64
 # L2 strengths tried for the probe (features centred and scaled to unit RMS), strongest
 # first: ties keep the stronger one (smaller weights make a calmer start for fine-tuning).
 PROBE_L2 = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3)
+PROBE, FINETUNE = "linear_probe", "finetune"  # the candidates' names in the record
 TRAIN_CAP_FACTOR = 1.5  # training images are kept with shorter side ≤ 1.5 x train res
 
 
@@ -104,7 +111,7 @@ class _Run:
     record: dict[str, Any] = field(default_factory=dict)
     class_weight: np.ndarray | None = None  # softmax loss weights (None: balanced)
     pos_weight: np.ndarray | None = None  # multilabel BCE pos_weight
-    val_cache: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    scorer: ValidationScorer | None = None  # set when there is a validation split
 
 
 # ---- entry point ------------------------------------------------------------------------
@@ -195,6 +202,9 @@ def _train(
         started=started,
         deadline=started + plan.time_budget_s,
     )
+    if run.val_store is not None and run.val_truth is not None:
+        run.scorer = ValidationScorer(run.val_store, run.val_truth, multilabel=multilabel,
+                                      normalization=normalization, device=device)
     run.record.update(
         {
             "task": request.task,
@@ -221,11 +231,8 @@ def _train(
 
     probe = _linear_probe(run) if plan.linear_probe and run.val_store is not None else None
     finetuned = _finetune(run, may_skip=probe is not None)
-    chosen = _choose_weights(run, probe, finetuned)
-    net.load_state_dict(chosen)
-    net.eval()
-    model: nn.Module = _maybe_ensemble(run, probe, finetuned) or net
-    height, policy, flip = _choose_eval(run, model)
+    model, setting = _select(run, probe, finetuned)
+    height, policy, flip = setting.resolution, setting.resize, setting.flip
 
     progress(Progress(stage="exporting", message="ONNX export"))
     card = classifier_card(
@@ -331,15 +338,9 @@ def _probabilities(
     return np.concatenate(out)
 
 
-def _val_pixels(run: _Run, resolution: int, policy: str, keep: bool = False) -> np.ndarray:
-    key = (resolution, policy)
-    if key in run.val_cache:
-        return run.val_cache[key]
-    assert run.val_store is not None
-    pixels = eval_pixels(run.val_store, resolution, resolution, policy)
-    if keep:
-        run.val_cache[key] = pixels
-    return pixels
+def _val_pixels(run: _Run, resolution: int, policy: str) -> np.ndarray:
+    assert run.scorer is not None
+    return run.scorer.pixels(resolution, policy)
 
 
 def _monitor_config(run: _Run) -> tuple[int, str]:
@@ -376,58 +377,88 @@ def extract_features(
 @dataclass
 class _Candidate:
     state: dict[str, Tensor]
-    metric: float
+    metric: float  # on validation at `setting`; NaN without a validation split
     name: str
+    setting: EvalSetting  # the evaluation setting it was judged at
+
+
+def _probe_setting(run: _Run) -> EvalSetting:
+    plan = run.plan
+    flip = plan.try_flip_tta and plan.aug.hflip
+    return EvalSetting(plan.probe_resolution, plan.resize_policies[0], flip)
+
+
+def _probe_features(run: _Run, pixels: np.ndarray, mirrored: bool) -> np.ndarray:
+    if mirrored:
+        pixels = np.ascontiguousarray(pixels[:, :, ::-1])
+    return extract_features(run.net.backbone, pixels, run.normalization, run.device)
 
 
 def _linear_probe(run: _Run) -> _Candidate:
-    """Logistic regression on frozen features; its head also starts the fine-tune."""
+    """Logistic regression on frozen features; its head also starts the fine-tune.
+
+    Features are read at the backbone's pretraining resolution. With flip averaging, the
+    mirror images' features are extra training samples and the model it is judged as
+    averages the two orientations' probabilities (the exported graph's flip TTA).
+    """
+    assert run.scorer is not None
     run.progress(Progress(stage="training", message="linear probe on frozen features"))
     t = time.monotonic()
-    resolution, policy = _monitor_config(run)
+    setting = _probe_setting(run)
+    orientations = (False, True) if setting.flip else (False,)
     # Training images: the cached (capped) copies are enough to fit a head on.
-    train_pixels = eval_pixels(run.train_store, resolution, resolution, policy)
-    train_x = extract_features(run.net.backbone, train_pixels, run.normalization, run.device)
+    train_pixels = eval_pixels(run.train_store, setting.resolution, setting.resolution,
+                               setting.resize)  # fmt: skip
+    train_x = [_probe_features(run, train_pixels, o) for o in orientations]
     del train_pixels
-    val_pixels = _val_pixels(run, resolution, policy, keep=True)
-    val_x = extract_features(run.net.backbone, val_pixels, run.normalization, run.device)
+    val_pixels = _val_pixels(run, setting.resolution, setting.resize)
+    val_x = [_probe_features(run, val_pixels, o) for o in orientations]
 
-    mean = train_x.mean(0)
+    mean = train_x[0].mean(0)
     # One scale for all features (their RMS spread), not one per feature: many ReLU6
     # features are constant on a small training set and would explode on validation
     # images where they are not.
-    std = np.full_like(mean, float(np.sqrt(train_x.var(0).mean())) + 1e-6)
-    xs = torch.from_numpy((train_x - mean) / std)
-    vs = torch.from_numpy((val_x - mean) / std)
-    y = run.train_targets
+    std = np.full_like(mean, float(np.sqrt(train_x[0].var(0).mean())) + 1e-6)
+    xs = torch.from_numpy((np.concatenate(train_x) - mean) / std)
+    y = torch.cat([run.train_targets] * len(orientations))
+    vs = [torch.from_numpy((v - mean) / std) for v in val_x]
     best: tuple[float, float, Tensor, Tensor] | None = None
     for l2 in PROBE_L2:
         weight, bias = _fit_logistic(run, xs, y, l2)
-        with torch.no_grad():
-            logits = vs @ weight.T + bias
-            probs = torch.sigmoid(logits) if run.plan.multilabel else torch.softmax(logits, 1)
-        metric = _val_metric(run, probs.numpy())
+        for o, v in enumerate(vs):
+            run.scorer.put_logits("probe_trial", setting.resolution, setting.resize,
+                                  bool(o), v @ weight.T + bias)  # fmt: skip
+        metric = run.scorer.metric([Member("probe_trial", run.net)], setting)
         if best is None or metric > best[0] + 1e-9:
             best = (metric, l2, weight, bias)
+    run.scorer.drop("probe_trial")
     assert best is not None
     metric, l2, weight, bias = best
-    scale = 1.0 if run.plan.multilabel else _smoothing_scale(run, xs @ weight.T + bias, y)
+    n = len(run.train_targets)
+    scale = 1.0 if run.plan.multilabel else _smoothing_scale(run, xs[:n] @ weight.T + bias,
+                                                              run.train_targets)  # fmt: skip
     # Fold the standardization into the head: w' = w / std, b' = b - w' . mean.
     w = scale * weight / torch.from_numpy(std)
     b = scale * bias - w @ torch.from_numpy(mean)
     with torch.no_grad():
         run.net.head.weight.copy_(w.to(run.device))
         run.net.head.bias.copy_(b.to(run.device))
+    # The probe as a net computes exactly these validation logits: no pass needed later.
+    for o, v in enumerate(vs):
+        run.scorer.put_logits(PROBE, setting.resolution, setting.resize, bool(o),
+                              scale * (v @ weight.T + bias))  # fmt: skip
+    metric = run.scorer.metric([Member(PROBE, run.net)], setting)  # with the scale
     state = {k: v.detach().clone() for k, v in run.net.state_dict().items()}
     run.record["linear_probe"] = {
         "l2": l2,
         "l2_tried": list(PROBE_L2),
         "logit_scale_for_finetune": round(scale, 4),
-        "resolution": resolution,
+        "resolution": setting.resolution,
+        "mirror_images": setting.flip,
         "val_metric": round(metric, 4),
         "seconds": round(time.monotonic() - t, 1),
     }
-    return _Candidate(state=state, metric=metric, name="linear_probe")
+    return _Candidate(state=state, metric=metric, name=PROBE, setting=setting)
 
 
 def _fit_logistic(run: _Run, x: Tensor, y: Tensor, l2: float) -> tuple[Tensor, Tensor]:
@@ -563,7 +594,7 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
     has_val = run.val_store is not None
     if has_val:
         monitor = _monitor_config(run)
-        monitor_pixels = _val_pixels(run, *monitor, keep=True)
+        monitor_pixels = _val_pixels(run, *monitor)
     # What the choices after training will cost: ~6 validation passes, at most 1.5x the
     # pixels of the monitored one each. Keep that much of the budget for them.
     reserve = 0.0
@@ -616,7 +647,8 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
             reserve = 6 * 1.5 * (time.monotonic() - t_val)
             if best is None or metric > best.metric + 1e-6:
                 state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
-                best = _Candidate(state=state, metric=metric, name="finetune")
+                best = _Candidate(state=state, metric=metric, name=FINETUNE,
+                                  setting=EvalSetting(*monitor, False))
                 best_epoch = epoch
                 stale = 0
             else:
@@ -669,7 +701,8 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
     run.record["finetune"] = finetune_record
     if best is None:  # no validation: the final (averaged) weights
         state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
-        return _Candidate(state=state, metric=float("nan"), name="finetune")
+        setting = EvalSetting(*_monitor_config(run), False)
+        return _Candidate(state=state, metric=float("nan"), name=FINETUNE, setting=setting)
     return best
 
 
@@ -708,18 +741,6 @@ def _planned_epochs(
 # ---- choices after training ---------------------------------------------------------------
 
 
-def _choose_weights(
-    run: _Run, probe: _Candidate | None, finetuned: _Candidate | None
-) -> dict[str, Tensor]:
-    candidates = [c for c in (finetuned, probe) if c is not None]
-    if not candidates:
-        raise RuntimeError("the time budget ended before any model was trained")
-    # Fine-tune first: it wins ties. NaN (no validation) never beats a number.
-    chosen = max(candidates, key=lambda c: -1.0 if math.isnan(c.metric) else c.metric)
-    run.record["chosen_weights"] = chosen.name
-    return chosen.state
-
-
 class LogitEnsemble(nn.Module):
     """Several classifiers as one: the mean of their log-probabilities (softmax of it is the
     normalized geometric mean of their probabilities), or of their logits for sigmoid
@@ -742,78 +763,79 @@ class LogitEnsemble(nn.Module):
 ENSEMBLE_MARGIN = 0.003
 
 
-def _maybe_ensemble(run: _Run, probe: _Candidate | None,
-                    finetuned: _Candidate | None) -> LogitEnsemble | None:
-    """The fine-tuned net and the linear probe (its frozen pretrained backbone) together,
-    when that validates better than either alone. The two fail differently (one adapted
-    its features to the data, the other kept ImageNet's), so they often disagree usefully."""
-    if probe is None or finetuned is None or math.isnan(finetuned.metric) \
-            or run.val_store is None or time.monotonic() > run.deadline:
-        return None
-    members = []
-    for candidate in (finetuned, probe):
-        member = copy.deepcopy(run.net)
-        member.load_state_dict(candidate.state)
-        members.append(member.eval())
-    ensemble = LogitEnsemble(members, multilabel=run.plan.multilabel)
-    pixels = _val_pixels(run, *_monitor_config(run))
-    metric = _val_metric(run, _probabilities(run, ensemble, pixels))
-    best_single = max(probe.metric, finetuned.metric)
-    chosen = metric > best_single + ENSEMBLE_MARGIN
-    run.record["ensemble"] = {
-        "members": [finetuned.name, probe.name],
-        "combine": "mean logits" if run.plan.multilabel else "mean log-probabilities",
-        "val_metric": round(metric, 4),
-        "best_member_val_metric": round(best_single, 4),
-        "chosen": chosen,
-    }
-    if not chosen:
-        return None
-    run.record["chosen_weights"] = f"ensemble({finetuned.name}+{probe.name})"
-    return ensemble
+def _select(run: _Run, probe: _Candidate | None,
+            finetuned: _Candidate | None) -> tuple[nn.Module, EvalSetting]:
+    """The model to ship and how to feed it: probe, fine-tune or both as an ensemble, then
+    the evaluation setting, each by the validation metric."""
+    candidates = [c for c in (finetuned, probe) if c is not None]
+    if not candidates:
+        raise RuntimeError("the time budget ended before any model was trained")
+    # Fine-tune first: it wins ties. NaN (no validation) never beats a number.
+    chosen = max(candidates, key=lambda c: -1.0 if math.isnan(c.metric) else c.metric)
+    run.record["chosen_weights"] = chosen.name
+    if run.scorer is None or not run.plan.search or math.isnan(chosen.metric):
+        run.net.load_state_dict(chosen.state)
+        run.net.eval()
+        setting = chosen.setting
+        run.record["evaluation"] = {"resolution": setting.resolution,
+                                    "resize": setting.resize, "flip_tta": setting.flip}
+        return run.net, setting
 
+    members = {c.name: Member(c.name, _net_with(run, c.state)) for c in candidates}
+    picked = [members[chosen.name]]
+    start, start_metric = chosen.setting, chosen.metric
+    if probe is not None and finetuned is not None and not math.isnan(finetuned.metric):
+        both = [members[finetuned.name], members[probe.name]]
+        scores = {}
+        for setting in dict.fromkeys((finetuned.setting, probe.setting)):
+            if not scores or not _out_of_time(run) or run.scorer.is_cached(both, setting):
+                scores[setting] = run.scorer.metric(both, setting)
+        best_setting = max(scores, key=lambda k: scores[k])
+        taken = scores[best_setting] > chosen.metric + ENSEMBLE_MARGIN
+        run.record["ensemble"] = {
+            "members": [finetuned.name, probe.name],
+            "combine": "mean logits" if run.plan.multilabel else "mean log-probabilities",
+            "val_metric": round(scores[best_setting], 4),
+            "setting": best_setting.key(),
+            "tried": {k.key(): round(v, 4) for k, v in scores.items()},
+            "best_member_val_metric": round(chosen.metric, 4),
+            "chosen": taken,
+        }
+        if taken:
+            picked, start, start_metric = both, best_setting, scores[best_setting]
+            run.record["chosen_weights"] = f"ensemble({finetuned.name}+{probe.name})"
 
-def _choose_eval(run: _Run, model: nn.Module) -> tuple[int, str, bool]:
-    """Evaluation resolution, resize policy and flip averaging, by the validation metric.
-
-    Searched greedily (policy at the monitored resolution, then resolution, then flip) so
-    it costs ~5 validation passes; a candidate must beat the current choice to replace it,
-    so ties keep the cheaper, default setting.
-    """
     plan = run.plan
-    resolution, policy = _monitor_config(run)
-    if run.val_store is None or not plan.search:
-        run.record["evaluation"] = {"resolution": resolution, "resize": policy, "flip_tta": False}
-        return resolution, policy, False
-    tried: dict[str, float] = {}
-
-    def score(res: int, pol: str, flip: bool) -> float:
-        key = f"{res}/{pol}/{'flip' if flip else 'plain'}"
-        if key not in tried:
-            if tried and time.monotonic() > run.deadline:
-                return -1.0  # out of budget: the current choice stands
-            pixels = _val_pixels(run, res, pol)
-            tried[key] = _val_metric(run, _probabilities(run, model, pixels, flip=flip))
-        return tried[key]
-
-    best = score(resolution, policy, False)
-    for pol in plan.resize_policies[1:]:
-        if (m := score(resolution, pol, False)) > best + 1e-9:
-            best, policy = m, pol
-    for res in plan.eval_resolutions[1:]:
-        if (m := score(res, policy, False)) > best + 1e-9:
-            best, resolution = m, res
-    flip = False
-    if plan.try_flip_tta and plan.aug.hflip and (m := score(resolution, policy, True)) > best:
-        best, flip = m, True
+    setting, metric, tried = search_setting(
+        lambda s: run.scorer.metric(picked, s),  # type: ignore[union-attr]
+        start,
+        resolutions=plan.eval_resolutions,
+        policies=plan.resize_policies,
+        try_flip=plan.try_flip_tta and plan.aug.hflip,
+        out_of_time=lambda: _out_of_time(run),
+        is_free=lambda s: run.scorer.is_cached(picked, s),  # type: ignore[union-attr]
+    )
     run.record["evaluation"] = {
-        "resolution": resolution,
-        "resize": policy,
-        "flip_tta": flip,
-        "val_metric": round(best, 4),
+        "resolution": setting.resolution,
+        "resize": setting.resize,
+        "flip_tta": setting.flip,
+        "val_metric": round(metric, 4),
+        "started_from": {"setting": start.key(), "val_metric": round(start_metric, 4)},
         "tried": {k: round(v, 4) for k, v in tried.items()},
     }
-    return resolution, policy, flip
+    nets = [m.net for m in picked]
+    model = nets[0] if len(nets) == 1 else LogitEnsemble(nets, multilabel=plan.multilabel)
+    return model.eval(), setting
+
+
+def _net_with(run: _Run, state: dict[str, Tensor]) -> ClassifierNet:
+    net = copy.deepcopy(run.net)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def _out_of_time(run: _Run) -> bool:
+    return time.monotonic() > run.deadline
 
 
 def _with_training(card: ModelCard, record: dict[str, Any], model_dir: Path) -> ModelCard:

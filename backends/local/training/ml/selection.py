@@ -1,0 +1,184 @@
+"""Judging finished classifiers on the validation split, at any evaluation setting.
+
+After training, the learner weighs a few models — the linear probe, the fine-tuned net, and
+the two as one ensemble — each at an evaluation setting (input resolution, resize policy,
+horizontal-flip averaging). Every model is a list of member nets, so one scorer serves all
+of them: the validation logits of each (member, resolution, policy, orientation) are
+computed once and cached, and what any combination of members and flips would output is
+then arithmetic. Weighing an ensemble, or a second setting for a model already scored,
+costs no forward pass it has not already paid for.
+
+`ValidationScorer.probabilities` reproduces what the exported graph computes
+(`ProbabilityNet` over one net or over a `LogitEnsemble`), so the choices judged here are
+what the ONNX file serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from labelgate.backends.local.inference.card import Normalization
+from labelgate.backends.local.training.ml import automl
+from labelgate.backends.local.training.ml.data import ImageStore, eval_pixels, eval_tensor
+
+EVAL_BATCH = 64
+
+
+@dataclass(frozen=True)
+class EvalSetting:
+    """How images are fed to a model at evaluation (and in serving)."""
+
+    resolution: int
+    resize: str
+    flip: bool
+
+    def key(self) -> str:
+        return f"{self.resolution}/{self.resize}/{'flip' if self.flip else 'plain'}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A named net in eval mode; its name keys the logits cache (one name, one set of weights)."""
+
+    name: str
+    net: nn.Module
+
+
+class ValidationScorer:
+    """Validation metrics of single nets and ensembles, from cached per-member logits."""
+
+    def __init__(
+        self,
+        store: ImageStore,
+        truth: np.ndarray,
+        *,
+        multilabel: bool,
+        normalization: Normalization,
+        device: torch.device,
+    ) -> None:
+        self._store = store
+        self._truth = truth
+        self._multilabel = multilabel
+        self._normalization = normalization
+        self._device = device
+        self._pixels: dict[tuple[int, str], np.ndarray] = {}
+        self._logits: dict[tuple[str, int, str, bool], Tensor] = {}
+
+    def pixels(self, resolution: int, resize: str) -> np.ndarray:
+        """The validation images preprocessed as serving does (uint8 NHWC), cached."""
+        key = (resolution, resize)
+        if key not in self._pixels:
+            self._pixels[key] = eval_pixels(self._store, resolution, resolution, resize)
+        return self._pixels[key]
+
+    def put_logits(self, name: str, resolution: int, resize: str, mirrored: bool,
+                   logits: Tensor) -> None:
+        """Logits computed elsewhere (the probe's, from features it already extracted)."""
+        self._logits[(name, resolution, resize, mirrored)] = logits.detach().float().cpu()
+
+    def is_cached(self, members: Sequence[Member], setting: EvalSetting) -> bool:
+        orientations = (False, True) if setting.flip else (False,)
+        return all((m.name, setting.resolution, setting.resize, o) in self._logits
+                   for m in members for o in orientations)
+
+    def probabilities(self, members: Sequence[Member], setting: EvalSetting) -> np.ndarray:
+        """What ProbabilityNet(one net or LogitEnsemble(members), flip) gives on validation."""
+        orientations = (False, True) if setting.flip else (False,)
+        probs = [self._activation(self._combine([self._member_logits(m, setting, o)
+                                                 for m in members]))
+                 for o in orientations]  # fmt: skip
+        return (torch.stack(probs).mean(0) if len(probs) > 1 else probs[0]).numpy()
+
+    def metric(self, members: Sequence[Member], setting: EvalSetting) -> float:
+        return automl.validation_metric(
+            self._multilabel, self._truth, self.probabilities(members, setting)
+        )
+
+    def drop(self, name: str) -> None:
+        """Forget a member's logits (its weights changed)."""
+        for key in [k for k in self._logits if k[0] == name]:
+            del self._logits[key]
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _combine(self, logits: list[Tensor]) -> Tensor:
+        if len(logits) == 1:
+            return logits[0]
+        if self._multilabel:  # LogitEnsemble: mean logits under a sigmoid
+            return torch.stack(logits).mean(0)
+        return torch.stack([F.log_softmax(x, dim=1) for x in logits]).mean(0)
+
+    def _activation(self, logits: Tensor) -> Tensor:
+        return torch.sigmoid(logits) if self._multilabel else torch.softmax(logits, dim=1)
+
+    @torch.inference_mode()
+    def _member_logits(self, member: Member, setting: EvalSetting, mirrored: bool) -> Tensor:
+        key = (member.name, setting.resolution, setting.resize, mirrored)
+        if key not in self._logits:
+            pixels = self.pixels(setting.resolution, setting.resize)
+            was_training = member.net.training
+            member.net.eval()
+            out = []
+            for start in range(0, len(pixels), EVAL_BATCH):
+                x = eval_tensor(pixels[start : start + EVAL_BATCH], self._normalization,
+                                self._device)  # fmt: skip
+                if mirrored:
+                    x = torch.flip(x, dims=[3])
+                out.append(member.net(x).float().cpu())
+            member.net.train(was_training)
+            self._logits[key] = torch.cat(out)
+        return self._logits[key]
+
+
+def search_setting(
+    score: Callable[[EvalSetting], float],
+    start: EvalSetting,
+    *,
+    resolutions: Sequence[int],
+    policies: Sequence[str],
+    try_flip: bool,
+    out_of_time: Callable[[], bool],
+    is_free: Callable[[EvalSetting], bool] = lambda setting: False,
+) -> tuple[EvalSetting, float, dict[str, float]]:
+    """Greedy search from `start`: resize policy, then resolution, then flip on or off.
+
+    A candidate must beat the current setting to replace it (ties keep the start, which is
+    the setting the model was judged at). A setting not scored yet is skipped once
+    `out_of_time()`, unless `is_free` says it costs nothing (its logits are cached).
+    Returns the setting, its metric, and every metric tried by setting key.
+    """
+    tried: dict[str, float] = {}
+
+    def measure(setting: EvalSetting) -> float | None:
+        if setting.key() not in tried:
+            if tried and out_of_time() and not is_free(setting):
+                return None
+            tried[setting.key()] = score(setting)
+        return tried[setting.key()]
+
+    best = start
+    best_metric = measure(start)
+    assert best_metric is not None
+    steps: list[Callable[[EvalSetting], list[EvalSetting]]] = [
+        lambda s: [EvalSetting(s.resolution, p, s.flip) for p in policies],
+        lambda s: [EvalSetting(r, s.resize, s.flip) for r in resolutions],
+    ]
+    if try_flip:
+        steps.append(lambda s: [EvalSetting(s.resolution, s.resize, not s.flip)])
+    for step in steps:
+        for setting in step(best):
+            if setting == best:
+                continue
+            metric = measure(setting)
+            if metric is not None and metric > best_metric + 1e-9:
+                best, best_metric = setting, metric
+    return best, best_metric, tried
+
+
+__all__ = ["EvalSetting", "Member", "ValidationScorer", "search_setting"]
