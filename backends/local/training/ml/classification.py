@@ -55,7 +55,6 @@ from labelgate.backends.local.training.ml.data import (
     TrainBatches,
     batch_tensor,
     eval_pixels,
-    eval_tensor,
     example_store,
 )
 from labelgate.backends.local.training.ml.export import (
@@ -64,14 +63,15 @@ from labelgate.backends.local.training.ml.export import (
     export_classifier,
 )
 from labelgate.backends.local.training.ml.selection import (
+    EVAL_BATCH,
     EvalSetting,
     Member,
     ValidationScorer,
+    forward_batches,
     search_setting,
 )
 
 MODEL_DIR = "model"  # under request.workdir: model.onnx + model.json
-EVAL_BATCH = 64
 # L2 strengths tried for the probe (features centred and scaled to unit RMS), strongest
 # first: ties keep the stronger one (smaller weights make a calmer start for fine-tuning).
 PROBE_L2 = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3)
@@ -323,52 +323,8 @@ def _imbalance(run: _Run) -> dict[str, Any]:
 # ---- evaluation on validation -------------------------------------------------------------
 
 
-@torch.inference_mode()
-def _probabilities(
-    run: _Run, net: nn.Module, pixels: np.ndarray, *, flip: bool = False
-) -> np.ndarray:
-    """What the exported graph computes for these preprocessed validation images."""
-    was_training = net.training
-    module = ProbabilityNet(net, multilabel=run.plan.multilabel, flip_tta=flip).eval()
-    out = []
-    for start in range(0, len(pixels), EVAL_BATCH):
-        x = eval_tensor(pixels[start : start + EVAL_BATCH], run.normalization, run.device)
-        out.append(module(x).float().cpu().numpy())
-    net.train(was_training)
-    return np.concatenate(out)
-
-
-def _val_pixels(run: _Run, resolution: int, policy: str) -> np.ndarray:
-    assert run.scorer is not None
-    return run.scorer.pixels(resolution, policy)
-
-
 def _monitor_config(run: _Run) -> tuple[int, str]:
     return run.plan.eval_resolutions[0], run.plan.resize_policies[0]
-
-
-def _val_metric(run: _Run, probs: np.ndarray) -> float:
-    assert run.val_truth is not None
-    return automl.validation_metric(run.plan.multilabel, run.val_truth, probs)
-
-
-@torch.inference_mode()
-def extract_features(
-    backbone: nn.Module,
-    pixels: np.ndarray,
-    normalization: Normalization,
-    device: torch.device,
-    batch_size: int = EVAL_BATCH,
-) -> np.ndarray:
-    """Pooled backbone features of preprocessed uint8 (N, H, W, 3) images, in eval mode."""
-    was_training = backbone.training
-    backbone.eval()
-    out = []
-    for start in range(0, len(pixels), batch_size):
-        x = eval_tensor(pixels[start : start + batch_size], normalization, device)
-        out.append(backbone(x).float().cpu().numpy())
-    backbone.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 # ---- linear probe -------------------------------------------------------------------------
@@ -389,9 +345,8 @@ def _probe_setting(run: _Run) -> EvalSetting:
 
 
 def _probe_features(run: _Run, pixels: np.ndarray, mirrored: bool) -> np.ndarray:
-    if mirrored:
-        pixels = np.ascontiguousarray(pixels[:, :, ::-1])
-    return extract_features(run.net.backbone, pixels, run.normalization, run.device)
+    return forward_batches(run.net.backbone, pixels, run.normalization, run.device,
+                           mirrored=mirrored).numpy()  # fmt: skip
 
 
 def _linear_probe(run: _Run) -> _Candidate:
@@ -411,7 +366,7 @@ def _linear_probe(run: _Run) -> _Candidate:
                                setting.resize)  # fmt: skip
     train_x = [_probe_features(run, train_pixels, o) for o in orientations]
     del train_pixels
-    val_pixels = _val_pixels(run, setting.resolution, setting.resize)
+    val_pixels = run.scorer.pixels(setting.resolution, setting.resize)
     val_x = [_probe_features(run, val_pixels, o) for o in orientations]
 
     mean = train_x[0].mean(0)
@@ -593,8 +548,7 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
     ema = _Ema(run.net, 1.0 - 1.0 / max(10.0, 0.1 * total_steps)) if plan.ema else None
     has_val = run.val_store is not None
     if has_val:
-        monitor = _monitor_config(run)
-        monitor_pixels = _val_pixels(run, *monitor)
+        monitor = EvalSetting(*_monitor_config(run), False)
     # What the choices after training will cost: ~6 validation passes, at most 1.5x the
     # pixels of the monitored one each. Keep that much of the budget for them.
     reserve = 0.0
@@ -643,12 +597,12 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
         last = epoch == plan.max_epochs or out_of_time
         if has_val and (at >= plan.eval_from_fraction or last):
             t_val = time.monotonic()
-            metric = _val_metric(run, _probabilities(run, evaluated, monitor_pixels))
+            # The EMA weights change every epoch: scored afresh, not from the logits cache.
+            metric = run.scorer.uncached_metric(evaluated, monitor)  # type: ignore[union-attr]
             reserve = 6 * 1.5 * (time.monotonic() - t_val)
             if best is None or metric > best.metric + 1e-6:
                 state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
-                best = _Candidate(state=state, metric=metric, name=FINETUNE,
-                                  setting=EvalSetting(*monitor, False))
+                best = _Candidate(state=state, metric=metric, name=FINETUNE, setting=monitor)
                 best_epoch = epoch
                 stale = 0
             else:
@@ -848,7 +802,6 @@ def _with_training(card: ModelCard, record: dict[str, Any], model_dir: Path) -> 
 __all__ = [
     "MODEL_DIR",
     "ClassifierNet",
-    "extract_features",
     "resolve_device",
     "train_classifier",
 ]

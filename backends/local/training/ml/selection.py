@@ -100,6 +100,14 @@ class ValidationScorer:
             self._multilabel, self._truth, self.probabilities(members, setting)
         )
 
+    def uncached_metric(self, net: nn.Module, setting: EvalSetting) -> float:
+        """The metric of one net whose weights keep changing (nothing is cached)."""
+        orientations = (False, True) if setting.flip else (False,)
+        pixels = self.pixels(setting.resolution, setting.resize)
+        probs = [self._activation(self._forward(net, pixels, o)) for o in orientations]
+        mean = torch.stack(probs).mean(0) if len(probs) > 1 else probs[0]
+        return automl.validation_metric(self._multilabel, self._truth, mean.numpy())
+
     def drop(self, name: str) -> None:
         """Forget a member's logits (its weights changed)."""
         for key in [k for k in self._logits if k[0] == name]:
@@ -117,23 +125,38 @@ class ValidationScorer:
     def _activation(self, logits: Tensor) -> Tensor:
         return torch.sigmoid(logits) if self._multilabel else torch.softmax(logits, dim=1)
 
-    @torch.inference_mode()
     def _member_logits(self, member: Member, setting: EvalSetting, mirrored: bool) -> Tensor:
         key = (member.name, setting.resolution, setting.resize, mirrored)
         if key not in self._logits:
             pixels = self.pixels(setting.resolution, setting.resize)
-            was_training = member.net.training
-            member.net.eval()
-            out = []
-            for start in range(0, len(pixels), EVAL_BATCH):
-                x = eval_tensor(pixels[start : start + EVAL_BATCH], self._normalization,
-                                self._device)  # fmt: skip
-                if mirrored:
-                    x = torch.flip(x, dims=[3])
-                out.append(member.net(x).float().cpu())
-            member.net.train(was_training)
-            self._logits[key] = torch.cat(out)
+            self._logits[key] = self._forward(member.net, pixels, mirrored)
         return self._logits[key]
+
+    def _forward(self, net: nn.Module, pixels: np.ndarray, mirrored: bool) -> Tensor:
+        return forward_batches(net, pixels, self._normalization, self._device, mirrored=mirrored)
+
+
+@torch.inference_mode()
+def forward_batches(
+    module: nn.Module,
+    pixels: np.ndarray,
+    normalization: Normalization,
+    device: torch.device,
+    *,
+    mirrored: bool = False,
+) -> Tensor:
+    """`module`'s outputs (on the CPU) for preprocessed uint8 (N, H, W, 3) images, in eval
+    mode (its mode is restored); `mirrored` flips each image left to right first."""
+    was_training = module.training
+    module.eval()
+    out = []
+    for start in range(0, len(pixels), EVAL_BATCH):
+        x = eval_tensor(pixels[start : start + EVAL_BATCH], normalization, device)
+        if mirrored:
+            x = torch.flip(x, dims=[3])
+        out.append(module(x).float().cpu())
+    module.train(was_training)
+    return torch.cat(out) if out else torch.zeros((0, 0))
 
 
 def search_setting(
@@ -181,4 +204,11 @@ def search_setting(
     return best, best_metric, tried
 
 
-__all__ = ["EvalSetting", "Member", "ValidationScorer", "search_setting"]
+__all__ = [
+    "EVAL_BATCH",
+    "EvalSetting",
+    "Member",
+    "ValidationScorer",
+    "forward_batches",
+    "search_setting",
+]
