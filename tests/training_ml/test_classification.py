@@ -173,8 +173,10 @@ def test_the_ensemble_of_fine_tune_and_probe_is_weighed_and_recorded(colour_run)
     assert ensemble["members"] == ["finetune", "linear_probe"]
     assert ensemble["combine"] == "mean log-probabilities"
     assert ensemble["chosen"] == trained.choices["chosen_weights"].startswith("ensemble")
+    from labelgate.backends.local.training.ml.classification import ENSEMBLE_MARGIN
+
     assert ensemble["chosen"] == (
-        ensemble["val_metric"] > ensemble["best_member_val_metric"] + 0.003)
+        ensemble["val_metric"] > ensemble["best_member_val_metric"] + ENSEMBLE_MARGIN)
 
 
 def test_a_chosen_ensemble_is_exported_and_served_as_one_graph(tmp_path, monkeypatch):

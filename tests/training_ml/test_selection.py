@@ -65,27 +65,65 @@ def test_scored_probabilities_are_what_the_exported_graph_computes(store, multil
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_logits_are_computed_once_per_member_setting_and_orientation(store):
+def test_logits_are_computed_once_per_member_setting_and_orientation(store, monkeypatch):
+    from labelgate.backends.local.training.ml import selection
+
     calls = []
+    forward = selection.forward_batches
 
-    class Counting(TinyNet):
-        def forward(self, x):
-            calls.append(x.shape[0])
-            return super().forward(x)
+    def counting(model, pixels, *args, **kwargs):
+        calls.append((id(model), pixels.shape, kwargs.get("mirrored")))
+        return forward(model, pixels, *args, **kwargs)
 
-    a, b = Member("a", Counting(0).eval()), Member("b", Counting(1).eval())
+    monkeypatch.setattr(selection, "forward_batches", counting)
+    a, b = Member("a", TinyNet(0).eval()), Member("b", TinyNet(1).eval())
     scorer = _scorer(store, False)
     flip = EvalSetting(32, CROP, True)
     assert not scorer.is_cached([a], flip)
     scorer.metric([a], flip)  # two orientations of a
+    assert len(calls) == 2 and {c[2] for c in calls} == {False, True}
     assert scorer.is_cached([a], flip) and scorer.is_cached([a], EvalSetting(32, CROP, False))
-    passes = len(calls)
     scorer.metric([a], EvalSetting(32, CROP, False))
-    assert len(calls) == passes  # cached
+    assert len(calls) == 2  # cached
     scorer.metric([a, b], flip)  # only b's two orientations are new
-    assert len(calls) == 2 * passes
+    assert len(calls) == 4
     scorer.drop("a")
     assert not scorer.is_cached([a], flip)
+
+
+class ConvNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8),
+                                  nn.ReLU6(), nn.Conv2d(8, 16, 3, padding=1))  # fmt: skip
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.head(self.body(x).mean((2, 3)))
+
+
+@pytest.mark.parametrize("size", [32, 48])
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_compiled_passes_match_eager_pytorch_at_any_size(size, mirrored):
+    """On a CPU every pass runs in ONNX Runtime; it must be the eager net's computation."""
+    from labelgate.backends.local.training.ml.selection import CompiledNet, forward_batches
+
+    net = ConvNet().eval()
+    pixels = np.random.default_rng(size).integers(0, 256, (5, size, size, 3), dtype=np.uint8)
+    x = eval_tensor(pixels, NORM, torch.device("cpu"))
+    with torch.no_grad():
+        expected = net(torch.flip(x, dims=[3]) if mirrored else x).numpy()
+    compiled = CompiledNet(net, threads=1)
+    got = forward_batches(compiled, pixels, NORM, torch.device("cpu"), mirrored=mirrored)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-5)
+    # A snapshot: later weight changes are not seen until compiled again.
+    with torch.no_grad():
+        net.head.bias.add_(1.0)
+    again = forward_batches(compiled, pixels, NORM, torch.device("cpu"), mirrored=mirrored)
+    np.testing.assert_allclose(again.numpy(), got.numpy())
+    fresh = forward_batches(net, pixels, NORM, torch.device("cpu"), mirrored=mirrored)
+    np.testing.assert_allclose(fresh.numpy(), got.numpy() + 1.0, rtol=1e-4, atol=1e-5)
 
 
 def test_the_search_keeps_the_start_on_ties_and_takes_strict_improvements():

@@ -64,8 +64,15 @@ def load_predictor(model_dir: Path, *, threads: int = 1) -> Predictor:
     return factory(model_dir=model_dir, card=card, threads=threads)
 
 
-def open_session(onnx_path: Path, *, threads: int = 1) -> onnxruntime.InferenceSession:
-    """An ONNX Runtime CPU session with bounded threads (serving packs several per host)."""
+def open_session(
+    model: Path | bytes, *, threads: int = 1, spin: bool = True
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime CPU session with bounded threads (serving packs several per host).
+
+    `model` is an .onnx file or its bytes. `spin=False` stops idle intra-op threads from
+    busy-waiting for the next run: for sessions that share the cores with other work
+    (the trainer's validation passes between PyTorch training steps).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -73,9 +80,10 @@ def open_session(onnx_path: Path, *, threads: int = 1) -> onnxruntime.InferenceS
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(
-        str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def item_source(item: PredictItem) -> tuple[ImageInput, str]:

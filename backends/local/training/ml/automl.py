@@ -110,7 +110,10 @@ def plan_classifier(
     base = 224 if gpu else 160
     cap = max(64, _round32(0.85 * median_short_side))
     train_res = max(64, min(base, cap))
-    probe_res = max(64, min(PROBE_RESOLUTION, cap))
+    # The probe's features need no augmentation to generalize, only the backbone's own
+    # scale: its resolution is capped by the images' native size, not the 0.85 margin that
+    # leaves random crops room (clothing10's 224 px images: 224, not 192).
+    probe_res = max(64, min(PROBE_RESOLUTION, _round32(median_short_side)))
     # Evaluation candidates; the default (first) is the FixRes-style 1.2x, because a net
     # trained on random crops sees objects larger than a full-image resize shows them.
     evals = _unique([train_res, _round32(1.2 * train_res), _round32(1.4 * train_res), probe_res])

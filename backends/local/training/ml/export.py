@@ -13,6 +13,7 @@ agreement with PyTorch to ~3e-6 (shared/notes/prototype-training.md).
 from __future__ import annotations
 
 import copy
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -48,24 +49,39 @@ class ProbabilityNet(nn.Module):
         return probs
 
 
-def export_onnx(module: ProbabilityNet, path: Path, *, height: int, width: int) -> Path:
-    """Write `module` (copied to CPU, eval mode) as ONNX with a dynamic batch axis."""
+def export_onnx(
+    module: nn.Module,
+    path: Path | io.BytesIO,
+    *,
+    height: int,
+    width: int,
+    dynamic_size: bool = False,
+) -> None:
+    """Write `module` (copied to CPU, eval mode) as ONNX with a dynamic batch axis, to a
+    file or a buffer; `dynamic_size` also leaves the image height and width free."""
     cpu = copy.deepcopy(module).cpu().eval()
     dummy = torch.zeros(1, 3, height, width)
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
         torch.onnx.export(
             cpu,
             (dummy,),
-            str(path),
+            path if isinstance(path, io.BytesIO) else str(path),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
             opset_version=OPSET,
             dynamo=False,
             do_constant_folding=True,
         )
-    return path
+
+
+def onnx_bytes(module: nn.Module, *, height: int = 224, width: int = 224) -> bytes:
+    """`module` as an in-memory ONNX model taking images of any size."""
+    buffer = io.BytesIO()
+    export_onnx(module, buffer, height=height, width=width, dynamic_size=True)
+    return buffer.getvalue()
 
 
 def classifier_card(
@@ -113,9 +129,8 @@ def export_classifier(
 ) -> tuple[Path, ModelCard]:
     """model_dir/model.onnx + model_dir/model.json (without thresholds and metrics)."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = export_onnx(
-        module, model_dir / card.onnx_file, height=card.input.height, width=card.input.width
-    )
+    onnx_path = model_dir / card.onnx_file
+    export_onnx(module, onnx_path, height=card.input.height, width=card.input.width)
     card.save(model_dir)
     return onnx_path, card
 
@@ -128,4 +143,5 @@ __all__ = [
     "classifier_card",
     "export_classifier",
     "export_onnx",
+    "onnx_bytes",
 ]

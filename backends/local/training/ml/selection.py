@@ -24,8 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelgate.backends.local.inference.card import Normalization
+from labelgate.backends.local.inference.classifier import normalize_batch
+from labelgate.backends.local.inference.predictor import open_session
 from labelgate.backends.local.training.ml import automl
 from labelgate.backends.local.training.ml.data import ImageStore, eval_pixels, eval_tensor
+from labelgate.backends.local.training.ml.export import onnx_bytes
 
 EVAL_BATCH = 64
 
@@ -69,6 +72,7 @@ class ValidationScorer:
         self._device = device
         self._pixels: dict[tuple[int, str], np.ndarray] = {}
         self._logits: dict[tuple[str, int, str, bool], Tensor] = {}
+        self._compiled: dict[str, Forwardable] = {}  # per member name
 
     def pixels(self, resolution: int, resize: str) -> np.ndarray:
         """The validation images preprocessed as serving does (uint8 NHWC), cached."""
@@ -77,15 +81,19 @@ class ValidationScorer:
             self._pixels[key] = eval_pixels(self._store, resolution, resolution, resize)
         return self._pixels[key]
 
-    def put_logits(self, name: str, resolution: int, resize: str, mirrored: bool,
-                   logits: Tensor) -> None:
+    def put_logits(
+        self, name: str, resolution: int, resize: str, mirrored: bool, logits: Tensor
+    ) -> None:
         """Logits computed elsewhere (the probe's, from features it already extracted)."""
         self._logits[(name, resolution, resize, mirrored)] = logits.detach().float().cpu()
 
     def is_cached(self, members: Sequence[Member], setting: EvalSetting) -> bool:
         orientations = (False, True) if setting.flip else (False,)
-        return all((m.name, setting.resolution, setting.resize, o) in self._logits
-                   for m in members for o in orientations)
+        return all(
+            (m.name, setting.resolution, setting.resize, o) in self._logits
+            for m in members
+            for o in orientations
+        )
 
     def probabilities(self, members: Sequence[Member], setting: EvalSetting) -> np.ndarray:
         """What ProbabilityNet(one net or LogitEnsemble(members), flip) gives on validation."""
@@ -104,7 +112,8 @@ class ValidationScorer:
         """The metric of one net whose weights keep changing (nothing is cached)."""
         orientations = (False, True) if setting.flip else (False,)
         pixels = self.pixels(setting.resolution, setting.resize)
-        probs = [self._activation(self._forward(net, pixels, o)) for o in orientations]
+        model = compiled(net, self._device)
+        probs = [self._activation(self._forward(model, pixels, o)) for o in orientations]
         mean = torch.stack(probs).mean(0) if len(probs) > 1 else probs[0]
         return automl.validation_metric(self._multilabel, self._truth, mean.numpy())
 
@@ -112,6 +121,7 @@ class ValidationScorer:
         """Forget a member's logits (its weights changed)."""
         for key in [k for k in self._logits if k[0] == name]:
             del self._logits[key]
+        self._compiled.pop(name, None)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -129,33 +139,73 @@ class ValidationScorer:
         key = (member.name, setting.resolution, setting.resize, mirrored)
         if key not in self._logits:
             pixels = self.pixels(setting.resolution, setting.resize)
-            self._logits[key] = self._forward(member.net, pixels, mirrored)
+            if member.name not in self._compiled:
+                self._compiled[member.name] = compiled(member.net, self._device)
+            self._logits[key] = self._forward(self._compiled[member.name], pixels, mirrored)
         return self._logits[key]
 
-    def _forward(self, net: nn.Module, pixels: np.ndarray, mirrored: bool) -> Tensor:
-        return forward_batches(net, pixels, self._normalization, self._device, mirrored=mirrored)
+    def _forward(self, model: Forwardable, pixels: np.ndarray, mirrored: bool) -> Tensor:
+        return forward_batches(model, pixels, self._normalization, self._device, mirrored=mirrored)
+
+
+class CompiledNet:
+    """A snapshot of an eval-mode net, exported to ONNX and run by ONNX Runtime.
+
+    On a CPU this is what makes the passes after and between training cheap: Lite0 at 224
+    px, 2 threads, ran 187 img/s in ONNX Runtime against 47 img/s in eager PyTorch on the
+    reference machine, and the export costs about a second. Later changes to the net's
+    weights are not seen: compile again.
+    """
+
+    def __init__(self, net: nn.Module, *, threads: int) -> None:
+        self._session = open_session(onnx_bytes(net), threads=threads, spin=False)
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: x})[0]
+
+
+Forwardable = nn.Module | CompiledNet
+
+
+def compiled(net: nn.Module, device: torch.device) -> Forwardable:
+    """The fastest way to run `net` for evaluation on `device`: ONNX Runtime on a CPU."""
+    if device.type != "cpu":
+        return net
+    return CompiledNet(net, threads=torch.get_num_threads())
 
 
 @torch.inference_mode()
 def forward_batches(
-    module: nn.Module,
+    model: Forwardable,
     pixels: np.ndarray,
     normalization: Normalization,
     device: torch.device,
     *,
     mirrored: bool = False,
 ) -> Tensor:
-    """`module`'s outputs (on the CPU) for preprocessed uint8 (N, H, W, 3) images, in eval
-    mode (its mode is restored); `mirrored` flips each image left to right first."""
-    was_training = module.training
-    module.eval()
+    """`model`'s outputs (on the CPU) for preprocessed uint8 (N, H, W, 3) images, in eval
+    mode (a module's mode is restored); `mirrored` flips each image left to right first.
+    A plain module on a CPU is compiled for the call (see `CompiledNet`)."""
+    if isinstance(model, nn.Module) and device.type == "cpu":
+        model = CompiledNet(model, threads=torch.get_num_threads())
+    if isinstance(model, CompiledNet):
+        outputs = []
+        for start in range(0, len(pixels), EVAL_BATCH):
+            x = normalize_batch(pixels[start : start + EVAL_BATCH], normalization)
+            if mirrored:
+                x = np.ascontiguousarray(x[..., ::-1])
+            outputs.append(torch.from_numpy(model(x)).float())
+        return torch.cat(outputs) if outputs else torch.zeros((0, 0))
+    was_training = model.training
+    model.eval()
     out = []
     for start in range(0, len(pixels), EVAL_BATCH):
         x = eval_tensor(pixels[start : start + EVAL_BATCH], normalization, device)
         if mirrored:
             x = torch.flip(x, dims=[3])
-        out.append(module(x).float().cpu())
-    module.train(was_training)
+        out.append(model(x).float().cpu())
+    model.train(was_training)
     return torch.cat(out) if out else torch.zeros((0, 0))
 
 
@@ -206,9 +256,12 @@ def search_setting(
 
 __all__ = [
     "EVAL_BATCH",
+    "CompiledNet",
     "EvalSetting",
+    "Forwardable",
     "Member",
     "ValidationScorer",
+    "compiled",
     "forward_batches",
     "search_setting",
 ]
