@@ -21,6 +21,22 @@ def test_default_backbone_is_pretrained_lite0_with_half_normalization():
     assert backbone.freeze_early() == "stem+blocks0-2"
 
 
+def test_the_frozen_prefix_and_the_rest_compose_to_the_whole_backbone():
+    backbone = create_backbone(pretrained=False)
+    assert backbone.frozen_prefix() is None  # nothing frozen yet
+    backbone.freeze_early(4)
+    prefix = backbone.frozen_prefix()
+    assert prefix is not None and not any(p.requires_grad for p in prefix.parameters())
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        backbone.train()  # the frozen part stays in eval mode: one function in both modes
+        early = prefix(x)
+        assert early.shape[1] == 40  # block 4's output channels, stride 8
+        backbone.eval()
+        torch.testing.assert_close(prefix(x), early)
+        torch.testing.assert_close(backbone.forward_after_prefix(early), backbone(x))
+
+
 def test_unknown_name_is_refused_with_the_accepted_forms():
     with pytest.raises(UnknownBackbone, match="efficientnet_lite0"):
         create_backbone("no_such_net_anywhere")

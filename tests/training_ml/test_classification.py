@@ -72,6 +72,8 @@ def test_automl_choices_are_recorded(colour_run):
     assert choices["validation_split"]["validation_images"] >= 2
     assert choices["plan"]["train_resolution"] == 64
     assert choices["finetune"]["epochs_run"] == trained.epochs_run == 3
+    # On a CPU the frozen early blocks run in ONNX Runtime, the rest in PyTorch.
+    assert choices["finetune"]["frozen_layers_run_in"] == "onnxruntime"
     assert set(choices["evaluation"]) >= {"resolution", "resize", "flip_tta", "tried"}
     assert trained.training_seconds > 0
     json.dumps(choices)  # the version stores it as JSON

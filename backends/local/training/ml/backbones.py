@@ -76,6 +76,16 @@ class Backbone(nn.Module):
         """
         return self._freezer(through) if self._freezer is not None else None
 
+    def frozen_prefix(self) -> nn.Module | None:
+        """The frozen early layers as a module of their own, when this backbone can be split
+        there: the fine-tune runs them outside autograd (in ONNX Runtime on a CPU) and
+        continues with `forward_after_prefix`. None: run `forward` whole."""
+        split = getattr(self.body, "frozen_prefix", None)
+        return split() if split is not None else None
+
+    def forward_after_prefix(self, x: Tensor) -> Tensor:
+        return self.body.forward_after_prefix(x)
+
 
 def create_backbone(name: str = DEFAULT_BACKBONE, *, pretrained: bool = True) -> Backbone:
     source, _, model_name = name.partition(":") if ":" in name else ("", "", name)

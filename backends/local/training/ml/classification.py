@@ -64,6 +64,7 @@ from labelgate.backends.local.training.ml.export import (
 )
 from labelgate.backends.local.training.ml.selection import (
     EVAL_BATCH,
+    CompiledNet,
     EvalSetting,
     Forwardable,
     Member,
@@ -92,6 +93,10 @@ class ClassifierNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.dropout(self.backbone(x)))
+
+    def forward_after_prefix(self, x: Tensor) -> Tensor:
+        """`forward` from the output of `backbone.frozen_prefix()`."""
+        return self.head(self.dropout(self.backbone.forward_after_prefix(x)))
 
 
 @dataclass
@@ -556,6 +561,7 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
     warmup = max(plan.warmup_fraction, min(20.0, 0.25 * total_steps) / total_steps)
     optimizer = torch.optim.AdamW(_param_groups(run))
     loss_fn = _loss_function(run)
+    forward, frozen_in = _training_forward(run)
     ema = _Ema(run.net, 1.0 - 1.0 / max(10.0, 0.1 * total_steps)) if plan.ema else None
     has_val = run.val_store is not None
     if has_val:
@@ -590,7 +596,7 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
                 group["lr"] = group["base_lr"] * factor
             x = batch_tensor(batch, run.normalization, run.device)
             target = run.train_targets[torch.from_numpy(batch.indices)].to(run.device)
-            loss = loss_fn(run.net(x), target)
+            loss = loss_fn(forward(x), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -655,6 +661,7 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
         "steps_per_epoch": steps_per_epoch,
         "warmup_fraction": round(warmup, 4),
         "stopped_by": stop_reason,
+        "frozen_layers_run_in": frozen_in,
         "seconds": round(time.monotonic() - ft_start, 1),
         "history": history,
     }
@@ -669,6 +676,27 @@ def _finetune(run: _Run, *, may_skip: bool) -> _Candidate | None:
         setting = EvalSetting(*_monitor_config(run), False)
         return _Candidate(state=state, metric=float("nan"), name=FINETUNE, setting=setting)
     return best
+
+
+def _training_forward(run: _Run) -> tuple[Callable[[Tensor], Tensor], str]:
+    """How the fine-tune computes a batch's logits, and where its frozen layers run.
+
+    On a CPU the backbone's frozen early layers need no autograd: they run in ONNX Runtime
+    and PyTorch continues from their output. Measured for Lite0 (stem and blocks 0-4,
+    160 px, batch 32, 2 threads): those layers ran at 688 img/s against 172 in PyTorch, where
+    they took 37 % of a training step. Their BatchNorm is in eval mode, so both compute the
+    same function.
+    """
+    prefix = run.net.backbone.frozen_prefix() if run.device.type == "cpu" else None
+    if prefix is None:
+        return run.net, "pytorch"
+    engine = CompiledNet(prefix, threads=torch.get_num_threads())
+
+    def forward(x: Tensor) -> Tensor:
+        early = torch.from_numpy(engine(x.contiguous().numpy()))
+        return run.net.forward_after_prefix(early.contiguous(memory_format=torch.channels_last))
+
+    return forward, "onnxruntime"
 
 
 def _schedule_progress(step: int, total_steps: int, start: float, end: float) -> float:

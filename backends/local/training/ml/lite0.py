@@ -164,6 +164,19 @@ class Lite0(nn.Module):
                 p.requires_grad_(False)
             module.eval()
 
+    def frozen_prefix(self) -> nn.Module | None:
+        """The frozen stem and blocks as one module (shares their weights), None when
+        nothing is frozen; `forward_after_prefix` continues from its output."""
+        through = getattr(self, "_frozen_through", None)
+        return None if through is None else _Prefix(self, through)
+
+    def forward_after_prefix(self, x: Tensor) -> Tensor:
+        """`forward` from the output of `frozen_prefix()`."""
+        for block in self._blocks[self._frozen_through + 1 :]:
+            x = block(x)
+        x = self.act(self._bn1(self._conv_head(x)))
+        return self._fc(torch.flatten(self._avg_pooling(x), 1))
+
     def _frozen_modules(self) -> list[nn.Module]:
         through = getattr(self, "_frozen_through", None)
         if through is None:
@@ -176,6 +189,18 @@ class Lite0(nn.Module):
             for module in self._frozen_modules():
                 module.eval()
         return self
+
+
+class _Prefix(nn.Module):
+    """Lite0's stem and blocks 0..through, the frozen part of a fine-tune."""
+
+    def __init__(self, net: Lite0, through: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net.act)
+        self.blocks = nn.Sequential(*net._blocks[: through + 1])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(self.stem(x))
 
 
 def pretrained_state_dict() -> dict[str, Tensor]:
