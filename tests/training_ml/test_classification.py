@@ -72,8 +72,8 @@ def test_automl_choices_are_recorded(colour_run):
     assert choices["validation_split"]["validation_images"] >= 2
     assert choices["plan"]["train_resolution"] == 64
     assert choices["finetune"]["epochs_run"] == trained.epochs_run == 3
-    # On a CPU the frozen early blocks run in ONNX Runtime, the rest in PyTorch.
-    assert choices["finetune"]["frozen_layers_run_in"] == "onnxruntime"
+    # Too little work to repay compiling the frozen blocks for ONNX Runtime.
+    assert choices["finetune"]["frozen_layers_run_in"] == "pytorch"
     assert set(choices["evaluation"]) >= {"resolution", "resize", "flip_tta", "tried"}
     assert trained.training_seconds > 0
     json.dumps(choices)  # the version stores it as JSON
@@ -151,6 +151,26 @@ def test_an_exhausted_budget_still_yields_a_model(tmp_path):
     assert trained.choices["finetune"]["stopped_by"] == "budget"
     assert trained.choices["finetune"]["steps"] >= 1
     assert trained.onnx_path.exists() and len(trained.test_predictions) == 4
+
+
+def test_compiled_frozen_blocks_train_the_same_model_as_pytorch(tmp_path, monkeypatch):
+    """On a CPU with enough work, the frozen early blocks run in ONNX Runtime during the
+    fine-tune; the predictions must be those of the all-PyTorch run."""
+    from labelgate.backends.local.training.ml import selection
+
+    train = synthetic.color_images(tmp_path, 12, LABELS, seed=0, prefix="train")
+    test = synthetic.color_images(tmp_path, 4, LABELS, seed=1, prefix="test")
+    runs = {}
+    for min_work in (1e9, 0):
+        monkeypatch.setattr(selection, "COMPILE_MIN_WORK", min_work)
+        request = synthetic.request(CLASSIFICATION, train, test, tmp_path / f"w{min_work}")
+        trained, _ = _train(request, max_epochs=2)
+        runs[trained.choices["finetune"]["frozen_layers_run_in"]] = trained
+    assert set(runs) == {"pytorch", "onnxruntime"}
+    for a, b in zip(runs["pytorch"].test_predictions, runs["onnxruntime"].test_predictions,
+                    strict=True):  # fmt: skip
+        for label, score in a.scores.items():
+            assert abs(score - b.scores[label]) < 2e-3
 
 
 def test_with_no_time_for_fine_tuning_the_probe_is_the_model(tmp_path):

@@ -378,10 +378,11 @@ def _linear_probe(run: _Run) -> _Candidate:
     # Training images: the cached (capped) copies are enough to fit a head on.
     train_pixels = eval_pixels(run.train_store, setting.resolution, setting.resolution,
                                setting.resize)  # fmt: skip
-    backbone = compiled(run.net.backbone, run.device)
+    val_pixels = run.scorer.pixels(setting.resolution, setting.resize)
+    backbone = compiled(run.net.backbone, run.device, side=setting.resolution,
+                        images=len(orientations) * (len(train_pixels) + len(val_pixels)))
     train_x = [_probe_features(run, backbone, train_pixels, o) for o in orientations]
     del train_pixels
-    val_pixels = run.scorer.pixels(setting.resolution, setting.resize)
     val_x = [_probe_features(run, backbone, val_pixels, o) for o in orientations]
     del backbone
 
@@ -687,10 +688,13 @@ def _training_forward(run: _Run) -> tuple[Callable[[Tensor], Tensor], str]:
     they took 37 % of a training step. Their BatchNorm is in eval mode, so both compute the
     same function.
     """
-    prefix = run.net.backbone.frozen_prefix() if run.device.type == "cpu" else None
-    if prefix is None:
+    prefix = run.net.backbone.frozen_prefix()
+    plan = run.plan
+    images = plan.max_epochs * len(run.train_store)
+    engine = None if prefix is None else compiled(prefix, run.device, images=images,
+                                                  side=plan.train_resolution)  # fmt: skip
+    if not isinstance(engine, CompiledNet):
         return run.net, "pytorch"
-    engine = CompiledNet(prefix, threads=torch.get_num_threads())
 
     def forward(x: Tensor) -> Tensor:
         early = torch.from_numpy(engine(x.contiguous().numpy()))

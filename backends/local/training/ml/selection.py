@@ -112,7 +112,8 @@ class ValidationScorer:
         """The metric of one net whose weights keep changing (nothing is cached)."""
         orientations = (False, True) if setting.flip else (False,)
         pixels = self.pixels(setting.resolution, setting.resize)
-        model = compiled(net, self._device)
+        model = compiled(net, self._device, images=len(pixels) * len(orientations),
+                         side=setting.resolution)  # fmt: skip
         probs = [self._activation(self._forward(model, pixels, o)) for o in orientations]
         mean = torch.stack(probs).mean(0) if len(probs) > 1 else probs[0]
         return automl.validation_metric(self._multilabel, self._truth, mean.numpy())
@@ -140,7 +141,10 @@ class ValidationScorer:
         if key not in self._logits:
             pixels = self.pixels(setting.resolution, setting.resize)
             if member.name not in self._compiled:
-                self._compiled[member.name] = compiled(member.net, self._device)
+                # Members are usually scored in both orientations and several settings.
+                self._compiled[member.name] = compiled(member.net, self._device,
+                                                       images=2 * len(pixels),
+                                                       side=setting.resolution)  # fmt: skip
             self._logits[key] = self._forward(self._compiled[member.name], pixels, mirrored)
         return self._logits[key]
 
@@ -168,9 +172,15 @@ class CompiledNet:
 Forwardable = nn.Module | CompiledNet
 
 
-def compiled(net: nn.Module, device: torch.device) -> Forwardable:
-    """The fastest way to run `net` for evaluation on `device`: ONNX Runtime on a CPU."""
-    if device.type != "cpu":
+#: Compiling costs 0.5-0.8 s (Lite0); ONNX Runtime then saves ~16 ms per 224 px image. Below
+#: this many 224 px-equivalent images of work, eager PyTorch finishes first (tiny sets).
+COMPILE_MIN_WORK = 64
+
+
+def compiled(net: nn.Module, device: torch.device, *, images: int, side: int) -> Forwardable:
+    """The fastest way to run `net` for evaluation on `device` over `images` images of
+    `side` px: ONNX Runtime on a CPU when the work repays the compilation, else `net`."""
+    if device.type != "cpu" or images * (side / 224.0) ** 2 < COMPILE_MIN_WORK:
         return net
     return CompiledNet(net, threads=torch.get_num_threads())
 
@@ -186,9 +196,9 @@ def forward_batches(
 ) -> Tensor:
     """`model`'s outputs (on the CPU) for preprocessed uint8 (N, H, W, 3) images, in eval
     mode (a module's mode is restored); `mirrored` flips each image left to right first.
-    A plain module on a CPU is compiled for the call (see `CompiledNet`)."""
-    if isinstance(model, nn.Module) and device.type == "cpu":
-        model = CompiledNet(model, threads=torch.get_num_threads())
+    A plain module on a CPU is compiled for the call when that pays (see `compiled`)."""
+    if isinstance(model, nn.Module):
+        model = compiled(model, device, images=len(pixels), side=pixels.shape[1])
     if isinstance(model, CompiledNet):
         outputs = []
         for start in range(0, len(pixels), EVAL_BATCH):
@@ -255,6 +265,7 @@ def search_setting(
 
 
 __all__ = [
+    "COMPILE_MIN_WORK",
     "EVAL_BATCH",
     "CompiledNet",
     "EvalSetting",
