@@ -697,8 +697,8 @@ def _training_forward(run: _Run) -> tuple[Callable[[Tensor], Tensor], str]:
         return run.net, "pytorch"
 
     def forward(x: Tensor) -> Tensor:
-        early = torch.from_numpy(engine(x.contiguous().numpy()))
-        return run.net.forward_after_prefix(early.contiguous(memory_format=torch.channels_last))
+        early = engine(x).contiguous(memory_format=torch.channels_last)
+        return run.net.forward_after_prefix(early)
 
     return forward, "onnxruntime"
 

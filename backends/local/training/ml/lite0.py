@@ -124,14 +124,11 @@ class Lite0(nn.Module):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """The 1280-channel map after the head conv (stride 32), before pooling."""
-        x = self.stem(x)
-        for block in self._blocks:
-            x = block(x)
-        return self.act(self._bn1(self._conv_head(x)))
+        return self._from_block(self.stem(x), 0)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Pooled 1280-d features (what the classification head and linear probes use)."""
-        return torch.flatten(self._avg_pooling(self.feature_map(x)), 1)
+        return self._pooled(self.feature_map(x))
 
     def forward(self, x: Tensor) -> Tensor:
         return self._fc(self.forward_features(x))
@@ -172,10 +169,16 @@ class Lite0(nn.Module):
 
     def forward_after_prefix(self, x: Tensor) -> Tensor:
         """`forward` from the output of `frozen_prefix()`."""
-        for block in self._blocks[self._frozen_through + 1 :]:
+        return self._fc(self._pooled(self._from_block(x, self._frozen_through + 1)))
+
+    def _from_block(self, x: Tensor, first: int) -> Tensor:
+        """Blocks `first`.. and the head conv: the feature map before pooling."""
+        for block in self._blocks[first:]:
             x = block(x)
-        x = self.act(self._bn1(self._conv_head(x)))
-        return self._fc(torch.flatten(self._avg_pooling(x), 1))
+        return self.act(self._bn1(self._conv_head(x)))
+
+    def _pooled(self, feature_map: Tensor) -> Tensor:
+        return torch.flatten(self._avg_pooling(feature_map), 1)
 
     def _frozen_modules(self) -> list[nn.Module]:
         through = getattr(self, "_frozen_through", None)
