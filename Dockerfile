@@ -1,22 +1,44 @@
-# labelgate gateway with the local backend on its embedded defaults.
-FROM python:3.11-slim
+# syntax=docker/dockerfile:1
+# labelgate: the gateway with the local backend, able to train (CPU PyTorch) and to serve
+# (embedded ONNX Runtime). Build:  docker build -t labelgate .
+# A CUDA host: docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu130 .
+ARG PYTHON_IMAGE=python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    LABELGATE_METRICS_HOST=0.0.0.0
-WORKDIR /app
+# --- build: every dependency into one virtualenv -----------------------------------------------
+FROM ${PYTHON_IMAGE} AS build
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/labelgate
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY proto ./proto
 COPY clients ./clients
 COPY server ./server
 COPY backends ./backends
-RUN pip install '.[postgres]'
+# The CPU wheels of torch/torchvision (a few hundred MB, not the CUDA build's gigabytes);
+# `train` is the trainer, `postgres` the driver for a shared database.
+RUN /opt/labelgate/bin/pip install --extra-index-url "${TORCH_INDEX}" '.[train,postgres]' \
+ && /opt/labelgate/bin/python -c "import torch, torchvision, onnxruntime, labelgate.server"
 
-# gRPC API and Prometheus metrics.
-EXPOSE 50051 9464
+# --- run: the virtualenv, an unprivileged user, a data volume ----------------------------------
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/labelgate/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    LABELGATE_HOST=0.0.0.0 LABELGATE_PORT=50051 \
+    LABELGATE_AWS_HOST=0.0.0.0 LABELGATE_AWS_PORT=8080 \
+    LABELGATE_METRICS_HOST=0.0.0.0 LABELGATE_METRICS_PORT=9464 \
+    LABELGATE_DATA_DIR=/data \
+    MPLCONFIGDIR=/tmp/matplotlib
+RUN groupadd --system --gid 10001 labelgate \
+ && useradd --system --uid 10001 --gid labelgate --home-dir /data --shell /usr/sbin/nologin labelgate \
+ && mkdir -p /data && chown labelgate:labelgate /data
+COPY --from=build /opt/labelgate /opt/labelgate
+USER 10001:10001
+WORKDIR /data
 VOLUME ["/data"]
-HEALTHCHECK --interval=15s --timeout=5s --start-period=20s \
-  CMD python -c "import grpc,sys; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; \
-c=g.HealthStub(grpc.insecure_channel('127.0.0.1:50051')); \
-sys.exit(0 if c.Check(h.HealthCheckRequest(), timeout=3).status == h.HealthCheckResponse.SERVING else 1)"
+# gRPC API, AWS-compatible JSON API (boto3), Prometheus /metrics.
+EXPOSE 50051 8080 9464
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-m", "labelgate.server.healthcheck"]
 ENTRYPOINT ["labelgate"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "50051", "--data-dir", "/data", "--metrics-port", "9464"]
+CMD ["serve"]

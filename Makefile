@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 DATA_DIR ?= ./.labelgate
 METRICS_PORT ?= 9464
+# The AWS-compatible front (boto3, `aws rekognition --endpoint-url`); 0 turns it off.
+AWS_PORT ?= 8080
 BUF := npx --yes @bufbuild/buf@1.75.0
 
 # The tritonserver binary of the PyPI wheel nvidia-pytriton (python backend only) runs the
@@ -37,7 +39,8 @@ $(TRITON_VENV)/.installed:
 triton-venv: $(TRITON_VENV)/.installed
 
 run: venv
-	$(VENV)/bin/labelgate serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --metrics-port $(METRICS_PORT)
+	$(VENV)/bin/labelgate serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
+		--metrics-port $(METRICS_PORT) --aws-port $(AWS_PORT)
 
 # LABELGATE_REQUIRE_TRITON: the Triton tests fail, instead of skipping, without the server.
 test: venv triton-venv

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 ENV_PREFIX = "LABELGATE_"
 #: Names the config file when `load_settings` is given no path (handy in containers).
 CONFIG_ENV = "LABELGATE_CONFIG"
@@ -26,6 +29,9 @@ MIB = 1024 * 1024
 #: envelope; bigger payloads then reach our own size checks and get AWS's errors.
 MIN_MESSAGE_BYTES = 6 * MIB
 LOG_FORMATS = ("auto", "json", "text")
+#: Keys of backend tables that name files or folders; they are made absolute with data_dir
+#: (`database_url` too, when it is a SQLite file).
+BACKEND_PATH_KEYS = frozenset({"triton_venv", "triton_repository"})
 
 
 class ConfigError(ValueError):
@@ -57,7 +63,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Coerce first so values from TOML/env/kwargs all end up the declared types.
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        # Absolute from here on: workers and runtimes run in folders of their own, so a
+        # relative path would be resolved a second time against the wrong directory.
+        object.__setattr__(self, "data_dir", _absolute(self.data_dir, Path.cwd()))
         object.__setattr__(self, "log_level", str(self.log_level).upper())
         object.__setattr__(self, "log_format", str(self.log_format).lower())
         backends = {str(k): dict(v) for k, v in self.backends.items()}
@@ -150,9 +158,45 @@ def _from_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
     values = {k: _coerce(k, v, str(path)) for k, v in raw.items()}
-    # A relative data_dir in a file means "next to this file", so the file works from any cwd.
-    if "data_dir" in values and not values["data_dir"].is_absolute():
-        values["data_dir"] = path.parent / values["data_dir"]
+    # A relative path in a file means "next to this file", so the file works from any cwd.
+    return _absolute_paths(values, path.absolute().parent)
+
+
+def _absolute(path: str | Path, base: Path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _absolute_sqlite_url(url: str, base: Path) -> str:
+    """`sqlite:///relative.db` names a file relative to the process's directory: anchor it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # not a URL: the backend says so when it opens the database
+    database = parsed.database
+    if (not parsed.drivername.startswith("sqlite") or not database or database == ":memory:"
+            or database.startswith("file:") or Path(database).is_absolute()):
+        return url
+    return parsed.set(database=str(base / database)).render_as_string(hide_password=False)
+
+
+def _absolute_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """One layer's relative paths made absolute against `base`: the config file's folder
+    for the file, the working directory for flags and environment."""
+    values = dict(values)
+    if "data_dir" in values:
+        values["data_dir"] = _absolute(values["data_dir"], base)
+    tables = {}
+    for name, table in values.get("backends", {}).items():
+        table = dict(table)
+        for key in BACKEND_PATH_KEYS & table.keys():
+            if table[key]:
+                table[key] = str(_absolute(str(table[key]), base))
+        if isinstance(table.get("database_url"), str):
+            table["database_url"] = _absolute_sqlite_url(table["database_url"], base)
+        tables[name] = table
+    if tables:
+        values["backends"] = tables
     return values
 
 
@@ -205,8 +249,10 @@ def load_settings(
     values: dict[str, Any] = {"backends": {}}
     path = config_path if config_path is not None else env.get(CONFIG_ENV) or None
     layers = [_from_file(Path(path))] if path is not None else []
-    layers.append(_from_env(env))
-    layers.append({k: _coerce(k, v, "override") for k, v in overrides.items() if v is not None})
+    cwd = Path.cwd()
+    layers.append(_absolute_paths(_from_env(env), cwd))
+    layers.append(_absolute_paths(
+        {k: _coerce(k, v, "override") for k, v in overrides.items() if v is not None}, cwd))
     for layer in layers:
         for name, value in layer.items():
             if name == "backends":

@@ -20,7 +20,7 @@ def test_defaults_run_with_no_file_and_no_environment():
     assert s == Settings()
     assert (s.host, s.port, s.metrics_host, s.metrics_port) == ("127.0.0.1", 50051,
                                                                 "127.0.0.1", 9464)
-    assert s.data_dir == Path(".labelgate")
+    assert s.data_dir == Path.cwd() / ".labelgate"
     assert s.default_backend == "local" and s.backends == {"local": {}}
     assert s.max_message_bytes >= 6 * 1024 * 1024
 
@@ -100,3 +100,34 @@ def test_missing_file_and_unknown_override_fail_clearly(tmp_path):
         load_settings(tmp_path / "nope.toml", env={})
     with pytest.raises(TypeError, match="prot"):
         load_settings(env={}, prot=1)
+
+
+def test_every_path_is_absolute_once_loaded(tmp_path, monkeypatch):
+    """Workers and runtimes run in folders of their own: a path that stayed relative would be
+    resolved a second time against the wrong directory (`make run` passes ./.labelgate)."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = write(conf, 'data_dir = "data"\n[backends.local]\n'
+                       'database_url = "sqlite:///db/lg.sqlite"\ntriton_venv = "tv"\n')
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    from_file = load_settings(path, env={})
+    assert from_file.data_dir == conf / "data"  # a file's paths are next to the file
+    local = from_file.backends["local"]
+    assert local["database_url"] == f"sqlite:///{conf}/db/lg.sqlite"
+    assert local["triton_venv"] == str(conf / "tv")
+
+    flags = load_settings(path, env={"LABELGATE_BACKENDS__LOCAL__TRITON_VENV": "env-tv"},
+                          data_dir="./.labelgate")
+    assert flags.data_dir == elsewhere / ".labelgate"  # flags and environment: the cwd
+    assert flags.backends["local"]["triton_venv"] == str(elsewhere / "env-tv")
+    assert load_settings(env={"LABELGATE_DATA_DIR": "d"}).data_dir == elsewhere / "d"
+    assert Settings(data_dir=Path("x")).data_dir == elsewhere / "x"
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@db/lg", "sqlite://", "sqlite:///:memory:",
+                                 "sqlite:////abs/lg.db", "not a url"])
+def test_database_urls_that_name_no_relative_file_are_kept(url):
+    assert load_settings(env={"LABELGATE_BACKENDS__LOCAL__DATABASE_URL": url}
+                         ).backends["local"]["database_url"] == url

@@ -64,9 +64,14 @@ def _export(weights: np.ndarray, bias: np.ndarray, activation: str, path: Path) 
     onnx.save(model, path)
 
 
-def _misbehave(mode: str, progress: ProgressSink) -> None:
+def _misbehave(mode: str, progress: ProgressSink, request: TrainingRequest) -> None:
     if mode == "crash":
         raise RuntimeError("the fake learner was told to crash")
+    if mode == "oom":
+        raise MemoryError
+    if mode == "bad-image":
+        # As Pillow says it: the server's own copy of the image, by its full path.
+        raise OSError(f"cannot identify image file {str(request.train[0].image_path)!r}")
     if mode == "exit":
         os._exit(3)
     if mode == "kill":
@@ -84,7 +89,7 @@ def train(request: TrainingRequest, progress: ProgressSink) -> TrainedModel:
     pid_file = os.environ.get(PID_FILE_ENV)
     if pid_file:
         Path(pid_file).write_text(str(os.getpid()))
-    _misbehave(os.environ.get(MODE_ENV, ""), progress)
+    _misbehave(os.environ.get(MODE_ENV, ""), progress, request)
 
     labels = list(request.labels)
     features = {e.source_ref: _mean_rgb(e.image_path) for e in (*request.train, *request.test)}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -205,23 +207,38 @@ def test_watching_a_finished_or_unknown_version(jobs):
 # --- failures ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode, how", [("crash", "exited with code 1"),
-                                       ("exit", "exited with code 3"),
-                                       ("kill", "was killed by signal SIGKILL (9)")])
+@pytest.mark.parametrize("mode, how", [
+    ("crash", "Training stopped with an error: the fake learner was told to crash."),
+    ("exit", "The training worker exited with code 3 before it finished."),
+    ("kill", "The training worker was killed (SIGKILL), most likely because the machine ran "
+             "out of memory."),
+    ("oom", "The training worker ran out of memory."),
+    ("bad-image", "Training stopped with an error: cannot identify image file "
+                  "'s3://imgs/"),
+])
 def test_a_worker_that_dies_fails_the_version_with_a_clear_message(jobs, monkeypatch, mode,
-                                                                   how):
+                                                                   how, caplog):
     monkeypatch.setenv(MODE_ENV, mode)
-    desc = jobs.train(classification_project(jobs))
+    with caplog.at_level(logging.WARNING, logger="labelgate"):
+        desc = jobs.train(classification_project(jobs))
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
+    message = desc.status_message
+    assert message.startswith(f"{SERVICE_ISSUE} {how}"), message
+    assert message.endswith("The gateway's log has the details."), message
+    # Nothing of the server's own: no path (the job folder, the image copies), no traceback.
     log_path = jobs.job_dir(desc.project_version_arn) / "worker.log"
-    assert desc.status_message == (f"{SERVICE_ISSUE} The training worker {how}; see "
-                                   f"{log_path} on the server.")
-    assert "Traceback" not in desc.status_message
+    assert str(jobs.job_dir(desc.project_version_arn).parent) not in message
+    assert "/" not in re.sub(r"s3://\S+", "", message)
+    assert "Traceback" not in message and "worker.log" not in message
     assert desc.HasField("training_end_timestamp")
     assert not desc.HasField("billable_training_time_in_seconds")
     assert not desc.HasField("evaluation_result")
+    # The operator's side: the gateway's log repeats the worker log's last lines.
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert desc.project_version_arn in logged and "last lines of" in logged
     if mode == "crash":
         assert "the fake learner was told to crash" in log_path.read_text()
+        assert "the fake learner was told to crash" in logged
     assert jobs.row(desc.project_version_arn).worker_pid is None
 
 

@@ -70,8 +70,9 @@ def candidate_venvs(venv: Path | str | None = None) -> list[Path]:
         return [Path(venv)]
     if os.environ.get(VENV_ENV):
         return [Path(os.environ[VENV_ENV])]
-    # The repository's own layout: .venv (the gateway) beside .venv-triton.
-    return [Path.cwd() / DEFAULT_VENV, Path(sys.prefix).parent / DEFAULT_VENV]
+    # The repository's own layout: .venv (the gateway) beside .venv-triton. Found from the
+    # interpreter, not the working directory, so the server may start from anywhere.
+    return [Path(sys.prefix).parent / DEFAULT_VENV]
 
 
 def find_install(venv: Path | str | None = None) -> TritonInstall:

@@ -46,6 +46,7 @@ from labelgate.backends.local.projects import find_project
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Project, ProjectVersion, utcnow
 from labelgate.backends.local.training.contract import Progress
+from labelgate.backends.local.training.failures import internal_failure_message
 from labelgate.backends.local.training.inputs import TrainingInputs, resolve_inputs
 from labelgate.backends.local.training.metrics import TrainingMetrics
 from labelgate.backends.local.training.outputs import OutputLocation
@@ -70,7 +71,11 @@ from labelgate.backends.local.training.validation import (
     ValidationOutputs,
     ValidationPassed,
 )
-from labelgate.errors import InvalidParameterException, ResourceInUseException
+from labelgate.errors import (
+    InvalidParameterException,
+    ResourceInUseException,
+    ValidationException,
+)
 from labelgate.shapes import to_aws
 from labelgate.v1 import custom_labels_pb2 as pb
 
@@ -81,12 +86,31 @@ TRAINING_COMPLETED = "TRAINING_COMPLETED"
 TRAINING_FAILED = "TRAINING_FAILED"
 IN_PROGRESS_MESSAGE = "The model is being trained."
 COMPLETED_MESSAGE = "The model is ready to run."
-SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
 
 # Stages of `pending_job`; any other (an older or newer gateway's) is failed at resume.
 VALIDATION_STAGE = "validation"
 TRAINING_STAGE = "training"
 RESUMABLE_STAGES = frozenset({VALIDATION_STAGE, TRAINING_STAGE})
+
+#: CreateProjectVersion's TrainingBudgetSeconds (an extension): one minute up to the 24 hours
+#: AWS allows a training.
+MIN_TRAINING_BUDGET_S, MAX_TRAINING_BUDGET_S = 60, 86_400
+
+
+def training_budget(request: pb.CreateProjectVersionRequest) -> float | None:
+    """The version's own training budget in seconds; None leaves the gateway's setting."""
+    if not request.HasField("training_budget_seconds"):
+        return None
+    value = request.training_budget_seconds
+    if value < MIN_TRAINING_BUDGET_S:
+        rule = f"greater than or equal to {MIN_TRAINING_BUDGET_S}"
+    elif value > MAX_TRAINING_BUDGET_S:
+        rule = f"less than or equal to {MAX_TRAINING_BUDGET_S}"
+    else:
+        return float(value)
+    raise ValidationException(
+        f"1 validation error detected: Value '{value}' at 'trainingBudgetSeconds' failed to "
+        f"satisfy constraint: Member must have value {rule}")
 
 
 def _with_validation(result: dict[str, Any] | None, location: Any) -> dict[str, Any]:
@@ -163,6 +187,7 @@ class TrainingService:
         output = request.output_config
         if not request.HasField("output_config") or not output.s3_bucket:
             raise InvalidParameterException("OutputConfig needs an S3Bucket")
+        budget = training_budget(request)
         project_arn = request.project_arn
         in_use = ResourceInUseException(
             f"The project {project_arn} already has a model version named {name}"
@@ -190,7 +215,8 @@ class TrainingService:
                                 if request.HasField("feature_config") else None),
                 training_data_result={"Input": inputs.training_input()},
                 testing_data_result={"Input": inputs.testing_input()},
-                pending_job={"stage": VALIDATION_STAGE, "inputs": inputs.to_json()},
+                pending_job={"stage": VALIDATION_STAGE, "inputs": inputs.to_json(),
+                             "time_budget_s": budget},
                 created_at=creation_time(arn),
             )
             session.add(version)
@@ -217,11 +243,11 @@ class TrainingService:
                      version_id)
         except TooManyAttempts as exc:
             log.error("model version %s: %s", version_id, exc)
-            await self._finish(version_id, TRAINING_FAILED,
-                               f"{SERVICE_ISSUE_MESSAGE} {exc}")
+            await self._finish(version_id, TRAINING_FAILED, internal_failure_message(str(exc)))
         except Exception:
             log.exception("model version %s: training job failed", version_id)
-            await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
+            await self._finish(version_id, TRAINING_FAILED, internal_failure_message(
+                "Training stopped on an unexpected error in the gateway"))
 
     async def _progress(self, version_id: int, progress: Progress) -> None:
         await self._db.run(lambda s: record_progress(s, version_id, progress))
@@ -279,6 +305,7 @@ class TrainingService:
             output=OutputLocation.from_output_config(version.output_config or {}, version.name),
             kms_key_id=version.kms_key_id,
             created_at=version.created_at,
+            time_budget_s=job.get("time_budget_s"),
         )
         return target, TrainingInputs.from_json(job["inputs"])
 
@@ -386,7 +413,8 @@ class TrainingService:
             else:
                 log.warning("model version %s: training job %r cannot be resumed", version_id,
                             job)
-                await self._finish(version_id, TRAINING_FAILED, SERVICE_ISSUE_MESSAGE)
+                await self._finish(version_id, TRAINING_FAILED, internal_failure_message(
+                    "The interrupted training could not be resumed"))
 
     async def close(self) -> None:
         """Interrupt running jobs and stop their workers (the jobs stay pending and resume

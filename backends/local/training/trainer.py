@@ -15,9 +15,10 @@ TRAINING_IN_PROGRESS and its validation outputs recorded:
    a new attempt keeps the previous attempt's log as worker.previous.log).
 
 A worker that fails (non-zero exit, a signal, no result line) raises `TrainingFailed`, whose
-message names the exit and the log but never a traceback. `terminate()` stops every
-running worker (the service's close()); the job then raises JobInterrupted and stays pending
-for the next start.
+message says what went wrong in the user's terms (failures.py) but never a server path or a
+traceback; the worker log's last lines go to the gateway's log for operators.
+`terminate()` stops every running worker (the service's close()); the job then raises
+JobInterrupted and stays pending for the next start.
 
 `Trainer` is the seam: anything with WorkerTrainer's call signature can stand in (tests).
 """
@@ -49,6 +50,11 @@ from labelgate.backends.local.training.bundle import (
 )
 from labelgate.backends.local.training.contract import Progress, TrainingSettings
 from labelgate.backends.local.training.examples import TrainingDataError, build_request
+from labelgate.backends.local.training.failures import (
+    SERVICE_ISSUE_MESSAGE,
+    internal_failure_message,
+    worker_failure_message,
+)
 from labelgate.backends.local.training.jobfile import TrainingJob, write_job
 from labelgate.backends.local.training.outputs import (
     BlobLocation,
@@ -67,7 +73,6 @@ from labelgate.errors import InvalidS3ObjectException
 
 log = logging.getLogger(__name__)
 
-SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
 IMAGE_COPY_MESSAGE = "Failed to copy images from S3 bucket."  # ERROR_FAILED_IMAGES_S3_COPY
 OUTPUT_MESSAGE = "Unable to write to output S3 bucket."  # ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET
 JOB_FILE, LOG_FILE, PREVIOUS_LOG_FILE = "job.json", "worker.log", "worker.previous.log"
@@ -93,6 +98,8 @@ class TrainingTarget:
     output: OutputLocation  # where the evaluation files go (spec 02 §4.3, §6.1)
     kms_key_id: str | None
     created_at: dt.datetime | None = None  # CreationTimestamp, the start of training
+    # CreateProjectVersion's TrainingBudgetSeconds (an extension); None: the config's.
+    time_budget_s: float | None = None
 
     @property
     def creation_ms(self) -> str:
@@ -178,8 +185,10 @@ class TrainerConfig:
             max_concurrent_jobs=jobs or 1,
         )
 
-    def settings(self) -> TrainingSettings:
-        return TrainingSettings(seed=self.seed, time_budget_s=self.time_budget_s,
+    def settings(self, time_budget_s: float | None = None) -> TrainingSettings:
+        """The worker's settings; `time_budget_s` (one version's own) replaces the config's."""
+        budget = self.time_budget_s if time_budget_s is None else time_budget_s
+        return TrainingSettings(seed=self.seed, time_budget_s=budget,
                                 backbone=self.backbone, device=self.device,
                                 threads=self.threads)
 
@@ -268,7 +277,8 @@ class WorkerTrainer:
             stage=PREPARING, message="copying the training and test images"))
         try:
             request = await self._in_thread(build_request, self._blobs, inputs, jobdir,
-                                            self.config.settings(), self._stop)
+                                            self.config.settings(target.time_budget_s),
+                                            self._stop)
         except TrainingDataError as exc:
             log.warning("model version %s: %s", target.version_id, exc)
             raise TrainingFailed(IMAGE_COPY_MESSAGE) from exc
@@ -291,10 +301,12 @@ class WorkerTrainer:
         returncode = run.process.returncode
         if self._stop.is_set() and (returncode != 0 or run.result is None):
             raise JobInterrupted
-        log_path = jobdir / LOG_FILE
         if returncode != 0 or run.result is None:
+            await asyncio.to_thread(_log_failure, target, returncode, run, jobdir / LOG_FILE)
             await asyncio.to_thread(_tidy, jobdir)
-            raise TrainingFailed(_failure_message(returncode, run, log_path))
+            error = run.error
+            raise TrainingFailed(worker_failure_message(
+                returncode, error.type if error else None, error.message if error else ""))
         completed = await self._in_thread(self._publish, target, jobdir, run.result, wall)
         await asyncio.to_thread(_tidy, jobdir)
         return completed
@@ -372,7 +384,8 @@ class WorkerTrainer:
                       for name in result.report_files} if result.report_dir else {}
         except ValueError as exc:
             log.error("model version %s: %s", target.version_id, exc)
-            raise TrainingFailed(SERVICE_ISSUE_MESSAGE) from exc
+            raise TrainingFailed(internal_failure_message(
+                "The training worker reported outputs outside its folder")) from exc
         summary_name = Path(result.summary).name
         summary = output.top_level(summary_name)
         training_snapshot = output.evaluation(Path(result.training_snapshot).name)
@@ -400,7 +413,9 @@ class WorkerTrainer:
         except (InvalidS3ObjectException, OSError) as exc:
             log.error("model version %s: storing the model in s3://%s failed: %s",
                       target.version_id, bundle.bucket, exc)
-            raise TrainingFailed(SERVICE_ISSUE_MESSAGE) from exc
+            raise TrainingFailed(internal_failure_message(
+                f"The trained model could not be stored in the models bucket {bundle.bucket}"
+            )) from exc
         bundle = bundle.with_files(bundle.files, summary=summary_name)
         return TrainingCompleted(
             billable_training_seconds=max(1, math.ceil(wall_s)),
@@ -450,14 +465,24 @@ async def _acquire_or_close(slots: asyncio.Semaphore, closing: asyncio.Event,
     raise JobInterrupted
 
 
-def _failure_message(returncode: int | None, run: _Run, log_path: Path) -> str:
-    if returncode == 0:
-        what = "ended without reporting a result"
-    else:
-        what = processes.describe_exit(returncode if returncode is not None else -1)
-    if run.error is not None:
-        log.warning("training worker failed: %s: %s", run.error.type, run.error.message)
-    return f"{SERVICE_ISSUE_MESSAGE} The training worker {what}; see {log_path} on the server."
+#: How much of a failed worker's log the gateway's log repeats for operators.
+LOG_TAIL_LINES = 40
+
+
+def _log_failure(target: TrainingTarget, returncode: int | None, run: _Run,
+                 log_path: Path) -> None:
+    """The operator's view of a failed worker: its exit, its error and its log's end."""
+    try:
+        with log_path.open("rb") as f:
+            f.seek(max(0, log_path.stat().st_size - 64 * 1024))
+            tail = f.read().decode("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    except OSError:
+        tail = []
+    error = f"{run.error.type}: {run.error.message}" if run.error else "no error reported"
+    log.warning("model version %s (%s): training worker %s (%s); last lines of %s:\n%s",
+                target.version_id, target.version_arn,
+                processes.describe_exit(returncode if returncode is not None else -1),
+                error, log_path, "\n".join(tail))
 
 
 def _fresh_dir(path: Path) -> None:

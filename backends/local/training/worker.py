@@ -41,6 +41,7 @@ from labelgate.backends.local.training.contract import (
     TrainedModel,
     TrainingRequest,
 )
+from labelgate.backends.local.training.failures import image_names, scrub
 from labelgate.backends.local.training.jobfile import TrainingJob, read_job
 from labelgate.backends.local.training.worker_protocol import (
     WorkerError,
@@ -217,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
 
     job_path = Path(args[0]).resolve()
     log.info("worker %d starting on %s", os.getpid(), job_path)
+    images: dict[str, str] = {}
     try:
         job = read_job(job_path)
+        images = image_names((e.image_path, e.source_ref)
+                             for e in (*job.request.train, *job.request.test))
         result = run_job(job, job_path.parent, progress)
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        send(error_line(WorkerError(type(exc).__name__, str(exc))))
+        # What the caller will read: images named by their source-refs, no server paths.
+        send(error_line(WorkerError(type(exc).__name__, scrub(str(exc), images))))
         return 1
     send(result_line(result))
     log.info("worker %d done: F1 %.4f", os.getpid(), result.f1_score)

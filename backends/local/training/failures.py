@@ -1,0 +1,105 @@
+"""What a failed training tells the person who asked for it, in their terms.
+
+A `TRAINING_FAILED` StatusMessage starts with the service's own sentence (AWS clients match
+on it) and goes on to say what went wrong as the user can act on it: which image (by its
+`s3://` source-ref, never the server's copy of it), that the worker ran out of memory, that
+it was stopped. It never carries a server path or a traceback: the network is not trusted,
+and the person reading it cannot open the server's files anyway. Operators get the details
+(the exception, the worker log's last lines) in the gateway's own log instead.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterable, Mapping
+
+SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
+#: Said after each message so the reader knows where the rest of the story is.
+OPERATOR_HINT = "The gateway's log has the details."
+MEMORY_MESSAGE = (
+    "The training worker ran out of memory. Train with fewer or smaller images or a "
+    "smaller training budget, or give the server more memory."
+)
+KILLED_MESSAGE = (
+    "The training worker was killed (SIGKILL), most likely because the machine ran out of "
+    "memory. Train with fewer or smaller images, or give the server more memory."
+)
+#: Longest explanation kept from an exception: StatusMessage is a line, not a report.
+MAX_DETAIL_CHARS = 300
+
+# An absolute POSIX or Windows path, up to the next quote, space or bracket.
+_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^\s'\"()\[\]<>,;]+)")
+_TRACEBACK_LINE = re.compile(r"^\s*(Traceback \(most recent call last\)|File \".*\", line \d+)")
+
+
+def scrub(text: str, images: Mapping[str, str] | None = None) -> str:
+    """`text` fit for a caller: server copies of images become their source-refs, any other
+    absolute path becomes `<server path>`, traceback lines are dropped, and it is one line
+    of at most MAX_DETAIL_CHARS characters."""
+    for local, source_ref in sorted((images or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(local, source_ref)
+    lines = [line for line in text.splitlines() if not _TRACEBACK_LINE.match(line)]
+    text = " ".join(line.strip() for line in lines if line.strip())
+    # Source-refs are s3:// URIs: protect them from the path pattern (`//bucket/...`).
+    kept: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = re.sub(r"s3://[^\s'\"]+", keep, text)
+    text = _PATH.sub("<server path>", text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
+    if len(text) > MAX_DETAIL_CHARS:
+        text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def image_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """{server copy path: source-ref} from (path, source_ref) pairs, for `scrub`."""
+    return {str(path): str(ref) for path, ref in pairs}
+
+
+def exception_message(error_type: str, detail: str) -> str:
+    """A worker's exception as a sentence (`detail` already scrubbed)."""
+    if error_type == "MemoryError":
+        return MEMORY_MESSAGE
+    detail = detail.strip() or "no explanation was given"
+    return f"Training stopped with an error: {detail.rstrip('.')}."
+
+
+def worker_failure_message(returncode: int | None, error_type: str | None = None,
+                           detail: str = "") -> str:
+    """The StatusMessage for a worker that did not deliver a model."""
+    if error_type is not None:
+        what = exception_message(error_type, scrub(detail))
+    elif returncode == -signal.SIGKILL:
+        what = KILLED_MESSAGE
+    elif returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        what = f"The training worker was stopped by {name} before it finished."
+    elif returncode == 0:
+        what = "The training worker ended without reporting a result."
+    else:
+        what = f"The training worker exited with code {returncode} before it finished."
+    return f"{SERVICE_ISSUE_MESSAGE} {what} {OPERATOR_HINT}"
+
+
+def internal_failure_message(what: str) -> str:
+    """A fault on the gateway's side, said plainly (`what` names the step that failed)."""
+    return f"{SERVICE_ISSUE_MESSAGE} {scrub(what).rstrip('.')}. {OPERATOR_HINT}"
+
+
+__all__ = [
+    "MEMORY_MESSAGE",
+    "SERVICE_ISSUE_MESSAGE",
+    "exception_message",
+    "image_names",
+    "internal_failure_message",
+    "scrub",
+    "worker_failure_message",
+]

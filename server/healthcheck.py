@@ -1,0 +1,51 @@
+"""`python -m labelgate.server.healthcheck [ADDRESS]`: exit 0 when the gateway answers SERVING.
+
+For container HEALTHCHECKs and scripts. The address defaults to the one the gateway itself
+would bind from the same settings (`LABELGATE_PORT`, ...), with a wildcard host asked on
+loopback, so the check follows the configuration instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from labelgate.server.config import ConfigError, load_settings
+
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
+TIMEOUT_S = 3.0
+
+
+def default_address() -> str:
+    settings = load_settings()
+    host = "127.0.0.1" if settings.host in WILDCARDS else settings.host
+    return settings.replace(host=host).address
+
+
+def check(address: str, timeout: float = TIMEOUT_S) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        address = args[0] if args else default_address()
+    except ConfigError as e:
+        print(f"labelgate healthcheck: {e}", file=sys.stderr)
+        return 2
+    healthy = check(address)
+    print(f"{address}: {'SERVING' if healthy else 'not serving'}")
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
