@@ -41,6 +41,7 @@ from labelgate.backends.local.inference import pipeline
 from labelgate.backends.local.inference.card import ModelCard
 from labelgate.backends.local.inference.images import open_rgb
 from labelgate.backends.local.projects import find_project
+from labelgate.backends.local.safe_messages import scrub
 from labelgate.backends.local.serving.metrics import ServingMetrics
 from labelgate.backends.local.serving.runtime import Deployment, Runtime, RuntimeFailure
 from labelgate.backends.local.serving.usage import HEARTBEAT_S, UsageLedger
@@ -336,10 +337,11 @@ class ServingService:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            message = str(exc) if isinstance(exc, (RuntimeFailure, ValueError, OSError)) \
-                else f"internal error ({type(exc).__name__})"
-            log.warning("model %s did not start: %s", model.arn, message,
+            log.warning("model %s did not start: %s", model.arn, exc,
                         exc_info=not isinstance(exc, RuntimeFailure))
+            # The caller's message: no server paths (the bundle's folder, the Triton venv).
+            message = scrub(str(exc)) if isinstance(exc, (RuntimeFailure, ValueError, OSError)) \
+                else f"internal error ({type(exc).__name__})"
             self._models.pop(model.arn, None)
             with contextlib.suppress(Exception):
                 await self.runtime.unload(model.key)

@@ -10,9 +10,10 @@ and the person reading it cannot open the server's files anyway. Operators get t
 
 from __future__ import annotations
 
-import re
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+from labelgate.backends.local.safe_messages import scrub
 
 SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
 #: Said after each message so the reader knows where the rest of the story is.
@@ -25,37 +26,6 @@ KILLED_MESSAGE = (
     "The training worker was killed (SIGKILL), most likely because the machine ran out of "
     "memory. Train with fewer or smaller images, or give the server more memory."
 )
-#: Longest explanation kept from an exception: StatusMessage is a line, not a report.
-MAX_DETAIL_CHARS = 300
-
-# An absolute POSIX or Windows path, up to the next quote, space or bracket.
-_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^\s'\"()\[\]<>,;]+)")
-_TRACEBACK_LINE = re.compile(r"^\s*(Traceback \(most recent call last\)|File \".*\", line \d+)")
-
-
-def scrub(text: str, images: Mapping[str, str] | None = None) -> str:
-    """`text` fit for a caller: server copies of images become their source-refs, any other
-    absolute path becomes `<server path>`, traceback lines are dropped, and it is one line
-    of at most MAX_DETAIL_CHARS characters."""
-    for local, source_ref in sorted((images or {}).items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(local, source_ref)
-    lines = [line for line in text.splitlines() if not _TRACEBACK_LINE.match(line)]
-    text = " ".join(line.strip() for line in lines if line.strip())
-    # Source-refs are s3:// URIs: protect them from the path pattern (`//bucket/...`).
-    kept: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        kept.append(match.group(0))
-        return f"\x00{len(kept) - 1}\x00"
-
-    text = re.sub(r"s3://[^\s'\"]+", keep, text)
-    text = _PATH.sub("<server path>", text)
-    text = re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
-    if len(text) > MAX_DETAIL_CHARS:
-        text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
-    return text
-
-
 def image_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """{server copy path: source-ref} from (path, source_ref) pairs, for `scrub`."""
     return {str(path): str(ref) for path, ref in pairs}
@@ -100,6 +70,5 @@ __all__ = [
     "exception_message",
     "image_names",
     "internal_failure_message",
-    "scrub",
     "worker_failure_message",
 ]
