@@ -5,7 +5,7 @@ trainer evaluates its validation images through these same functions, so the num
 chose a model by are the numbers serving reproduces.
 
 Resize policies (card `input.resize`), all one bilinear Pillow resize from a source box
-(no intermediate rounding):
+(no intermediate rounding; `images.resize_region` keeps the box inside the image):
 - "shorter_side_center_crop": scale so the image covers the input, then take the centre
   (`input.crop_fraction` < 1 crops tighter, the ImageNet 0.875 convention);
 - "stretch": the whole image to the input size, aspect ratio not kept.
@@ -29,7 +29,13 @@ from labelgate.backends.local.inference.card import (
     Normalization,
     output_name,
 )
-from labelgate.backends.local.inference.images import ImageInput, open_rgb
+from labelgate.backends.local.inference.images import (
+    Box,
+    ImageInput,
+    clamp_box,
+    open_rgb,
+    resize_region,
+)
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
 from labelgate.backends.local.training.contract import ImagePrediction
 
@@ -43,17 +49,27 @@ def source_box(
     out_height: int,
     policy: str,
     crop_fraction: float = 1.0,
-) -> tuple[float, float, float, float]:
+) -> Box:
     """The region (left, top, right, bottom) of a width x height image that the policy
-    maps onto the out_width x out_height input."""
+    maps onto the out_width x out_height input; always inside the image and not empty."""
     if policy == STRETCH:
         return (0.0, 0.0, float(width), float(height))
-    if policy == SHORTER_SIDE_CENTER_CROP:
-        scale = max(out_width / width, out_height / height) / crop_fraction
-        crop_w, crop_h = out_width / scale, out_height / scale
-        left, top = (width - crop_w) / 2.0, (height - crop_h) / 2.0
-        return (left, top, left + crop_w, top + crop_h)
-    raise ValueError(f"unknown resize policy {policy!r}; known: {', '.join(RESIZE_POLICIES)}")
+    if policy != SHORTER_SIDE_CENTER_CROP:
+        raise ValueError(f"unknown resize policy {policy!r}; known: {', '.join(RESIZE_POLICIES)}")
+    if not 0.0 < crop_fraction <= 1.0:
+        raise ValueError(f"crop_fraction must be in (0, 1], not {crop_fraction!r}")
+    # The side the input's aspect ratio fills is taken whole (times crop_fraction), the
+    # other follows from the ratio: the integer comparison decides which, so a square
+    # image keeps exactly its own sides rather than a scale-and-divide round trip's
+    # 173.00000000000003.
+    if width * out_height >= height * out_width:  # wider than the input: full height
+        crop_h = height * crop_fraction
+        crop_w = crop_h * out_width / out_height
+    else:
+        crop_w = width * crop_fraction
+        crop_h = crop_w * out_height / out_width
+    left, top = (width - crop_w) / 2.0, (height - crop_h) / 2.0
+    return clamp_box((left, top, left + crop_w, top + crop_h), width, height)
 
 
 def resize_image(
@@ -65,8 +81,7 @@ def resize_image(
 ) -> np.ndarray:
     """RGB image → uint8 array (height, width, 3) per the resize policy."""
     box = source_box(image.width, image.height, width, height, policy, crop_fraction)
-    resized = image.resize((width, height), Image.Resampling.BILINEAR, box=box)
-    return np.asarray(resized, dtype=np.uint8)
+    return np.asarray(resize_region(image, width, height, box), dtype=np.uint8)
 
 
 def resize_for_model(image: Image.Image, spec: InputSpec) -> np.ndarray:
@@ -112,9 +127,7 @@ class ClassifierPredictor:
         # Imported here: pipeline.py builds on this module.
         from labelgate.backends.local.inference import pipeline
 
-        rgb = open_rgb(image)
-        outputs = self.run(pipeline.prepare(self.card, rgb))
-        return pipeline.interpret(self.card, outputs, rgb.size, source_ref)
+        return pipeline.predict(self.card, self.run, image, source_ref)
 
     def predict_many(
         self, items: Iterable[PredictItem], batch_size: int = 16

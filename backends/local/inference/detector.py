@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from labelgate.backends.local.inference.card import ModelCard, output_name
-from labelgate.backends.local.inference.images import ImageInput, open_rgb
+from labelgate.backends.local.inference.images import ImageInput, resize_region
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
 from labelgate.backends.local.training.contract import Detection, ImagePrediction
 
@@ -40,7 +40,7 @@ def fit_to_canvas(image: Image.Image, canvas_width: int, canvas_height: int) -> 
     size = fitted_size(image.width, image.height, canvas_width, canvas_height)
     if size == image.size:
         return image
-    return image.resize(size, Image.Resampling.BILINEAR)
+    return resize_region(image, *size)
 
 
 def normalize(pixels: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -49,6 +49,26 @@ def normalize(pixels: np.ndarray, mean: Sequence[float], std: Sequence[float]) -
     if x.ndim == 2:
         x = np.repeat(x[:, :, None], 3, axis=2)
     return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
+def place_on_canvas(
+    pixels: np.ndarray,
+    canvas_width: int,
+    canvas_height: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> np.ndarray:
+    """uint8 HxWx3 (or HxW) pixels → float32 3 x canvas_height x canvas_width: normalized
+    at the top-left corner, 0 (the mean colour) elsewhere. Serving's canvas, the trainer's
+    validation canvases and its training crops are all built here."""
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    if height > canvas_height or width > canvas_width:
+        raise ValueError(
+            f"{width}x{height} pixels do not fit a {canvas_width}x{canvas_height} canvas"
+        )
+    x = np.zeros((3, canvas_height, canvas_width), np.float32)
+    x[:, :height, :width] = normalize(pixels, mean, std).transpose(2, 0, 1)
+    return x
 
 
 def canvas_tensor(
@@ -60,10 +80,8 @@ def canvas_tensor(
 ) -> tuple[np.ndarray, float, float]:
     """The 1x3xHxW model input and the x / y scale factors from the original image."""
     resized = fit_to_canvas(image.convert("RGB"), canvas_width, canvas_height)
-    x = np.zeros((canvas_height, canvas_width, 3), np.float32)
-    x[: resized.height, : resized.width] = normalize(np.asarray(resized), mean, std)
-    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    return x, resized.width / image.width, resized.height / image.height
+    x = place_on_canvas(np.asarray(resized), canvas_width, canvas_height, mean, std)
+    return x[None], resized.width / image.width, resized.height / image.height
 
 
 class DetectorPredictor:
@@ -79,17 +97,6 @@ class DetectorPredictor:
         self._input_name = card.input.name
         self._output_names = [output_name(card, key) for key in ("boxes", "scores", "labels")]
 
-    def raw(
-        self, image: ImageInput
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Image.Image, float, float]:
-        """Graph outputs (canvas-pixel xyxy boxes, scores, labels), the decoded image and
-        the x / y scale factors from it to the canvas."""
-        rgb = open_rgb(image)
-        spec, norm = self.card.input, self.card.normalization
-        x, sx, sy = canvas_tensor(rgb, spec.width, spec.height, norm.mean, norm.std)
-        boxes, scores, labels = self._session.run(self._output_names, {self._input_name: x})
-        return boxes, scores, labels, rgb, sx, sy
-
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The graph on `pipeline.prepare`'s tensors: {output name: array}."""
         outs = self._session.run(self._output_names, inputs)
@@ -99,9 +106,7 @@ class DetectorPredictor:
         # Imported here: pipeline.py builds on this module.
         from labelgate.backends.local.inference import pipeline
 
-        rgb = open_rgb(image)
-        outputs = self.run(pipeline.prepare(self.card, rgb))
-        return pipeline.interpret(self.card, outputs, rgb.size, source_ref)
+        return pipeline.predict(self.card, self.run, image, source_ref)
 
     def predict_many(
         self, items: Iterable[PredictItem], batch_size: int = 16
@@ -159,5 +164,6 @@ __all__ = [
     "fit_to_canvas",
     "fitted_size",
     "normalize",
+    "place_on_canvas",
     "to_detections",
 ]

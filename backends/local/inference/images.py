@@ -8,6 +8,11 @@ to 8-bit RGB identically everywhere. Conversions:
 - 16-bit grayscale ("I;16*") is scaled 65535 → 255 rather than clipped;
 - anything with alpha (RGBA, LA, PA, palette transparency) is composited over white,
   the background viewers show and what a scanned or exported product shot means.
+
+`resize_region` is the only place a region of a picture is resized (the classifier's
+centre crop and stretch, the trainer's random crops): it keeps the region inside the
+picture, because float arithmetic on a crop can land a side 1e-14 px outside it (a
+173x173 photo centre-cropped for a 192 px input), and Pillow refuses such a box.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 ImageInput = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO | Image.Image
+Box = tuple[float, float, float, float]  # (left, top, right, bottom) in source pixels
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -37,7 +43,7 @@ def open_rgb(source: ImageInput, *, exif_transpose: bool = True) -> Image.Image:
         image = Image.open(source)
     image.load()
     if exif_transpose:
-        # Returns a new image only when the EXIF orientation is not already upright.
+        # Always a new image (a copy when already upright): callers may close `source`.
         image = ImageOps.exif_transpose(image)
     return to_rgb(image)
 
@@ -66,4 +72,50 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-__all__ = ["ImageInput", "open_rgb", "to_rgb"]
+def clamp_box(box: Box, width: int, height: int) -> Box:
+    """`box` moved and cut to lie inside a width x height image, never thinner than a pixel.
+
+    A box that fits is returned unchanged; one that sticks out is shifted back in keeping
+    its size where the image is large enough, else cut to the image; an empty (or NaN) one
+    becomes a pixel.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"a {width}x{height} image has no pixels to resize")
+    left, right = _clamp_span(box[0], box[2], width)
+    top, bottom = _clamp_span(box[1], box[3], height)
+    return (left, top, right, bottom)
+
+
+def _clamp_span(lo: float, hi: float, limit: int) -> tuple[float, float]:
+    end = float(limit)
+    span = float(hi) - float(lo)
+    if not span >= 1.0:  # also NaN
+        span = 1.0
+    span = min(span, end)
+    lo = float(lo) if lo >= 0.0 else 0.0  # NaN too
+    lo = min(lo, end - span)
+    # lo + span may round a hair past the end: cut there.
+    return lo, min(lo + span, end)
+
+
+def resize_region(
+    image: Image.Image,
+    width: int,
+    height: int,
+    box: Box | None = None,
+    *,
+    reducing_gap: float | None = None,
+) -> Image.Image:
+    """The `box` region of `image` (the whole image when None) resized to width x height,
+    bilinear; the box is first kept inside the image (`clamp_box`). `reducing_gap` is
+    Pillow's (a faster two-step downscale; None: one exact resample)."""
+    if width < 1 or height < 1:
+        raise ValueError(f"cannot resize to {width}x{height}")
+    full = (0.0, 0.0, float(image.width), float(image.height))
+    region = clamp_box(full if box is None else box, image.width, image.height)
+    return image.resize(
+        (width, height), Image.Resampling.BILINEAR, box=region, reducing_gap=reducing_gap
+    )
+
+
+__all__ = ["Box", "ImageInput", "clamp_box", "open_rgb", "resize_region", "to_rgb"]

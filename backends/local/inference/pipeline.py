@@ -2,6 +2,7 @@
 
     prepare(card, image)                    -> {input name: batch-of-1 tensor}
     interpret(card, outputs, image_size)    -> ImagePrediction
+    predict(card, run, image)               -> the two around `run` (the graph), in-process
 
 `outputs` maps the card's output names to what the graph returned for that batch of 1
 (`output_names(card)` lists them in order). The in-process predictors (classifier.py,
@@ -15,7 +16,7 @@ learner exports) gets (1, 3). Detection inputs are the letterboxed canvas (detec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from PIL import Image
@@ -80,4 +81,16 @@ def interpret(
     return ImagePrediction(source_ref=source_ref, scores=scores)
 
 
-__all__ = ["image_size", "interpret", "output_name", "output_names", "prepare"]
+def predict(
+    card: ModelCard,
+    run: Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]],
+    image: ImageInput,
+    source_ref: str = "",
+) -> ImagePrediction:
+    """One image through `prepare`, the graph (`run`: input tensors → named outputs) and
+    `interpret`: what the in-process predictors do for a single image."""
+    rgb = open_rgb(image)
+    return interpret(card, run(prepare(card, rgb)), rgb.size, source_ref)
+
+
+__all__ = ["image_size", "interpret", "output_name", "output_names", "predict", "prepare"]

@@ -11,6 +11,8 @@ Three uses, three paths:
   serving uses (`inference.classifier.resize_image` on `open_rgb` of the original file),
   so validation numbers are serving numbers.
 - the batches themselves: uint8 NHWC arrays until the last moment (4x less memory).
+Every resize, training crops included, goes through `inference.images.resize_region`, which
+keeps the crop box inside the image whatever the float arithmetic gave.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from torch import Tensor
 
 from labelgate.backends.local.inference.card import Normalization
 from labelgate.backends.local.inference.classifier import normalize_batch, resize_image
-from labelgate.backends.local.inference.images import open_rgb
+from labelgate.backends.local.inference.images import Box, clamp_box, open_rgb, resize_region
 from labelgate.backends.local.training.contract import Example
 
 # Keep decoded images in memory while they fit in this many bytes; beyond it, decode
@@ -113,14 +115,15 @@ class ImageStore:
         factor = self._shrink(image.width, image.height)
         if factor < 1.0:
             size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-            image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+            image = resize_region(image, *size, reducing_gap=3.0)
         return image
 
 
 def random_resized_crop_box(
     width: int, height: int, rng: np.random.Generator, aug: AugmentConfig
-) -> tuple[float, float, float, float]:
-    """torchvision's RandomResizedCrop sampling, drawn from `rng` (10 tries, then centre)."""
+) -> Box:
+    """torchvision's RandomResizedCrop sampling, drawn from `rng` (10 tries, then centre);
+    the box is always inside the image."""
     area = width * height
     log_lo, log_hi = math.log(aug.min_ratio), math.log(aug.max_ratio)
     for _ in range(10):
@@ -131,7 +134,8 @@ def random_resized_crop_box(
         if 0 < w <= width and 0 < h <= height:
             left = rng.uniform(0, width - w)
             top = rng.uniform(0, height - h)
-            return (left, top, left + w, top + h)
+            # left + w may round a hair past the edge, which Pillow refuses.
+            return clamp_box((left, top, left + w, top + h), width, height)
     # Fallback: the largest centre crop within the ratio range.
     ratio = width / height
     if ratio < aug.min_ratio:
@@ -141,7 +145,7 @@ def random_resized_crop_box(
     else:
         w, h = float(width), float(height)
     left, top = (width - w) / 2, (height - h) / 2
-    return (left, top, left + w, top + h)
+    return clamp_box((left, top, left + w, top + h), width, height)
 
 
 @dataclass
@@ -187,7 +191,7 @@ class TrainBatches:
         for row, i in enumerate(idx):
             image = self.images[int(i)]
             box = random_resized_crop_box(image.width, image.height, rng, aug)
-            crop = image.resize((resolution, resolution), Image.Resampling.BILINEAR, box=box)
+            crop = resize_region(image, resolution, resolution, box)
             if aug.hflip and rng.random() < 0.5:
                 crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             pixels[row] = np.asarray(crop, np.uint8)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelgate.backends.local.inference.detector import fit_to_canvas, normalize
+from labelgate.backends.local.inference.detector import fit_to_canvas, place_on_canvas
 from labelgate.backends.local.inference.images import open_rgb
 from labelgate.backends.local.training.contract import Example
 
@@ -118,9 +118,7 @@ def split_validation(
 
 def canvas_input(record: ImageRecord, canvas: tuple[int, int], mean, std) -> np.ndarray:
     """The 3xHxW normalized canvas of one record (padding = 0), as serving builds it."""
-    x = np.zeros((3, canvas[0], canvas[1]), np.float32)
-    x[:, : record.height, : record.width] = normalize(record.pixels, mean, std).transpose(2, 0, 1)
-    return x
+    return place_on_canvas(record.pixels, canvas[1], canvas[0], mean, std)
 
 
 @dataclass(frozen=True)
@@ -180,8 +178,7 @@ def sample_crop(
             region = region.swapaxes(0, 1)
             boxes = boxes[:, [1, 0, 3, 2]]
             rh, rw = rw, rh
-    image = np.zeros((3, ch, cw), np.float32)
-    image[:, :rh, :rw] = normalize(np.ascontiguousarray(region), mean, std).transpose(2, 0, 1)
+    image = place_on_canvas(np.ascontiguousarray(region), cw, ch, mean, std)
     return Crop(image, np.ascontiguousarray(boxes, np.float32).reshape(-1, 4), labels)
 
 
