@@ -104,7 +104,8 @@ class AwsBackend(BackendBase):
         """Run `operation` through boto3 and convert the answer back to its proto type."""
         from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-        params = shapes.to_aws(request)
+        # Extension fields (a training budget, ...) are ours: Rekognition has no such members.
+        params = shapes.to_aws(request, extensions=False)
         method = getattr(self.client, shapes.snake_operation(operation))
         try:
             result = await asyncio.to_thread(method, **params)

@@ -99,13 +99,30 @@ def test_request_and_response_mirror_the_aws_shapes(operation):
         assert not response_type.DESCRIPTOR.fields
 
 
-def test_extension_fields_live_in_their_own_number_range():
+@pytest.mark.parametrize("message, expected", [
+    (pb.ProjectVersionDescription, ["inference_units_status"]),
+    (pb.CreateProjectVersionRequest, ["training_budget_seconds"]),
+])
+def test_extension_fields_live_in_their_own_number_range(message, expected):
     # Extensions inside AWS-shaped messages are numbered from FIRST_EXTENSION_FIELD, so the
-    # comparison above can tell them apart; the only one today is the serving status.
-    description = pb.ProjectVersionDescription.DESCRIPTOR
+    # comparison above can tell them apart: the serving status and the training budget.
+    description = message.DESCRIPTOR
     extensions = [f.name for f in description.fields if shapes.is_extension_field(f)]
-    assert extensions == ["inference_units_status"]
+    assert extensions == expected
     assert max(f.number for f in description.fields if not shapes.is_extension_field(f)) < 1000
+
+
+def test_only_the_known_messages_carry_extension_fields():
+    carriers = {m.name for m in pb.DESCRIPTOR.message_types_by_name.values()
+                if any(shapes.is_extension_field(f) for f in m.fields)}
+    assert carriers == {"ProjectVersionDescription", "CreateProjectVersionRequest"}
+
+
+def test_extension_fields_are_left_out_of_what_aws_sees():
+    request = pb.CreateProjectVersionRequest(project_arn="arn", version_name="v1",
+                                             training_budget_seconds=90)
+    assert shapes.to_aws(request)["TrainingBudgetSeconds"] == 90
+    assert "TrainingBudgetSeconds" not in shapes.to_aws(request, extensions=False)
 
 
 def test_package_and_service_names():

@@ -115,3 +115,14 @@ def test_console_script_in_a_subprocess(gateway):
     assert dup.returncode == 254
     assert dup.stderr.startswith("ResourceInUseException: ")
     assert dup.stderr.count("\n") == 1
+
+
+def test_training_budget_out_of_range_is_a_validation_error_exit_254(run):
+    project = run("create-project", "--project-name", "e2e-cli-budget").json["ProjectArn"]
+    result = run("create-project-version", "--project-arn", project, "--version-name", "v1",
+                 "--output-config", "S3Bucket=out,S3KeyPrefix=runs",
+                 "--training-budget-seconds", "10")
+    assert result.code == EXIT_SERVICE
+    assert result.err == ("ValidationException: 1 validation error detected: Value '10' at "
+                          "'trainingBudgetSeconds' failed to satisfy constraint: Member must "
+                          "have value greater than or equal to 60\n")

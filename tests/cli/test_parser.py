@@ -225,3 +225,16 @@ def test_serve_options():
                                     "d", "--metrics-port", "0", "--config", "c.toml"])
     assert (ns.host, ns.port, ns.data_dir, ns.metrics_port, ns.config) == (
         "0.0.0.0", 5, "d", 0, "c.toml")
+
+
+def test_training_budget_seconds_is_a_labelgate_option_of_create_project_version():
+    argv = required_argv("CreateProjectVersion")
+    _, params = parse(*argv, "--training-budget-seconds", "90")
+    assert params["TrainingBudgetSeconds"] == 90
+    assert "TrainingBudgetSeconds" not in parse(*argv)[1]
+    # The range (60..86400) is the gateway's to check: the CLI reads an integer.
+    assert parse(*argv, "--training-budget-seconds", "5")[1]["TrainingBudgetSeconds"] == 5
+    with pytest.raises(UsageError, match="--training-budget-seconds: invalid int value"):
+        parse(*argv, "--training-budget-seconds", "soon")
+    with pytest.raises(UsageError, match="unrecognized arguments: --training-budget-seconds"):
+        parse(*required_argv("CreateProject"), "--training-budget-seconds", "90")

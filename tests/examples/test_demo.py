@@ -22,15 +22,16 @@ def test_the_demo_goes_from_project_to_detected_labels(monkeypatch, capsys, tmp_
     assert spec is not None and spec.loader is not None
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
-    assert demo.main(["--budget", "5", "--data-dir", str(tmp_path / "data")]) == 0
+    assert demo.main(["--budget", "60", "--data-dir", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out
     steps = [line for line in out.splitlines() if line.startswith("== ")]
     assert [s.split(".")[0] for s in steps] == [f"== {n}" for n in range(1, 8)]
-    assert "12 labelled images, labels: ocean, sunrise" in out
+    assert "200 labelled images, labels: hat, pants, shoes, t-shirt" in out
+    assert "Train a model in at most 60 s" in out
     assert "TRAINING_COMPLETED in" in out
     assert "RUNNING after" in out and "STOPPED" in out
-    detected = [line for line in out.splitlines() if ".png:" in line]
-    assert len(detected) == 12
+    detected = [line for line in out.splitlines() if ".jpg:" in line]
+    assert len(detected) == 8  # two images of each label
     # The labels come from the model: at least one image gets a label that names it.
     assert any(line.split(":")[0].strip().split("_")[0] in line.split(":", 1)[1]
                for line in detected)

@@ -328,7 +328,7 @@ def test_a_job_interrupted_too_often_is_failed_not_resumed(jobs, make_jobs):
     desc = restarted.describe(project)
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
     assert desc.status_message == (f"{SERVICE_ISSUE} Training was interrupted 3 times; it is "
-                                   "not started again.")
+                                   "not started again. The gateway's log has the details.")
 
 
 def test_a_second_job_waits_for_the_free_worker_slot(jobs, monkeypatch):

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local.arns import ArnFactory, creation_time
 from labelgate.backends.local.background import BackgroundJobs
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs import BlobStore, BlobStoreUnavailable
 from labelgate.backends.local.dataset_jobs import TagStore
 from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import ManifestLimits
@@ -243,6 +243,9 @@ class TrainingService:
                      version_id)
         except TooManyAttempts as exc:
             log.error("model version %s: %s", version_id, exc)
+            await self._finish(version_id, TRAINING_FAILED, internal_failure_message(str(exc)))
+        except BlobStoreUnavailable as exc:  # an outage at any stage, never a data error
+            log.warning("model version %s: %s", version_id, exc)
             await self._finish(version_id, TRAINING_FAILED, internal_failure_message(str(exc)))
         except Exception:
             log.exception("model version %s: training job failed", version_id)

@@ -45,6 +45,15 @@ WAIT_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 #: Commands that take `--wait` (poll until the dataset work they start has finished).
 WAITABLE = {"CreateDataset", "UpdateDatasetEntries", "DistributeDatasetEntries"}
 
+#: labelgate's extension members (no `aws rekognition` option) as options of their command:
+#: operation -> (member, option, help).
+EXTENSION_MEMBERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "CreateProjectVersion": ((
+        "TrainingBudgetSeconds", "--training-budget-seconds",
+        "labelgate extension: this version's training time budget in seconds (60 to 86400), "
+        "in place of the gateway's training_time_budget_seconds; the AWS backend ignores it"),),
+}
+
 
 class UsageError(Exception):
     """A command line argparse rejects; printed on one line, exit 252."""
@@ -142,6 +151,9 @@ def _add_operation(subparsers: Any, command: Command, parent: argparse.ArgumentP
         optional.add_argument("--wait", action="store_true",
                               help="return once the dataset work has finished")
         _add_wait_options(optional, "the dataset")
+    for name, option, help_text in EXTENSION_MEMBERS.get(command.operation, ()):
+        optional.add_argument(option, dest=name, type=int, default=None, metavar="SECONDS",
+                              help=help_text)
     if command.operation == "CreateProjectVersion":
         optional.add_argument("--wait", action="store_true",
                               help="follow the training until it ends, with a progress bar "
@@ -243,6 +255,10 @@ def request_params(ns: argparse.Namespace, *, prog: str = "labelgate") -> dict[s
             raise ParamError("Error parsing parameter '--image-bytes': cannot be used "
                              "together with --image")
         params["Image"] = {"Bytes": load_paramfile("--image-bytes", image_bytes)}
+    if ns.action == "operation":
+        for name, _, _ in EXTENSION_MEMBERS.get(command.operation, ()):
+            if getattr(ns, name, None) is not None:
+                params[name] = getattr(ns, name)
     missing = [m.option for m in present if m.required and m.name not in params]
     if missing:
         name = " ".join(filter(None, (prog, ns.command_name, getattr(ns, "waiter", None))))

@@ -432,9 +432,15 @@ class Client:
         kms_key_id: str | None = None,
         version_description: str | None = None,
         feature_config: pb.CustomizationFeatureConfig | AwsDict | None = None,
+        training_budget_seconds: int | None = None,
         timeout: float | None = None,
     ) -> pb.CreateProjectVersionResponse:
-        """Creates a model version from the project's datasets and begins training."""
+        """Creates a model version from the project's datasets and begins training.
+
+        `training_budget_seconds` (labelgate extension, 60 to 86400) caps this version's
+        training time on the local backend in place of the gateway's
+        `training_time_budget_seconds`; the AWS backend ignores it.
+        """
         return self._invoke(
             "CreateProjectVersion",
             timeout,
@@ -447,6 +453,7 @@ class Client:
             kms_key_id=kms_key_id,
             version_description=version_description,
             feature_config=feature_config,
+            training_budget_seconds=training_budget_seconds,
         )
 
     def describe_project_versions(

@@ -257,7 +257,7 @@ class CustomizationFeatureConfig(_message.Message):
     def __init__(self, content_moderation: _Optional[_Union[CustomizationFeatureContentModerationConfig, _Mapping]] = ...) -> None: ...
 
 class CreateProjectVersionRequest(_message.Message):
-    __slots__ = ("project_arn", "version_name", "output_config", "training_data", "testing_data", "tags", "kms_key_id", "version_description", "feature_config")
+    __slots__ = ("project_arn", "version_name", "output_config", "training_data", "testing_data", "tags", "kms_key_id", "version_description", "feature_config", "training_budget_seconds")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class CreateProjectVersionRequest(_message.Message):
     KMS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     FEATURE_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_BUDGET_SECONDS_FIELD_NUMBER: _ClassVar[int]
     project_arn: str
     version_name: str
     output_config: OutputConfig
@@ -283,7 +284,8 @@ class CreateProjectVersionRequest(_message.Message):
     kms_key_id: str
     version_description: str
     feature_config: CustomizationFeatureConfig
-    def __init__(self, project_arn: _Optional[str] = ..., version_name: _Optional[str] = ..., output_config: _Optional[_Union[OutputConfig, _Mapping]] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., testing_data: _Optional[_Union[TestingData, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., kms_key_id: _Optional[str] = ..., version_description: _Optional[str] = ..., feature_config: _Optional[_Union[CustomizationFeatureConfig, _Mapping]] = ...) -> None: ...
+    training_budget_seconds: int
+    def __init__(self, project_arn: _Optional[str] = ..., version_name: _Optional[str] = ..., output_config: _Optional[_Union[OutputConfig, _Mapping]] = ..., training_data: _Optional[_Union[TrainingData, _Mapping]] = ..., testing_data: _Optional[_Union[TestingData, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., kms_key_id: _Optional[str] = ..., version_description: _Optional[str] = ..., feature_config: _Optional[_Union[CustomizationFeatureConfig, _Mapping]] = ..., training_budget_seconds: _Optional[int] = ...) -> None: ...
 
 class CreateProjectVersionResponse(_message.Message):
     __slots__ = ("project_version_arn",)
