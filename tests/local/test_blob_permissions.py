@@ -2,11 +2,12 @@
 are in tests/e2e/test_s3_permissions.py).
 
 * Both blob stores type a refusal as `BlobAccessDenied` (an InvalidS3ObjectException).
-  LocalBlobStore maps PermissionError; the tests run as root, where chmod refuses
-  nothing, so the PermissionError is raised by a patched `Path.open`/`Path.stat` (a
-  real chmod test runs when not root). S3BlobStore's translation and `bucket_owner` are
-  checked with botocore's Stubber, whose canned responses botocore validates against the
-  S3 service model (the e2e tests hit a real server).
+  LocalBlobStore maps PermissionError: once with a patched `Path.open`/`Path.stat`, and
+  once for real, with an unreadable file and an unsearchable folder (as root, where chmod
+  refuses nothing, those reads run in a child process as the user `nobody`).
+  S3BlobStore's translation and `bucket_owner` are checked with botocore's Stubber, whose
+  canned responses botocore validates against the S3 service model (the e2e tests hit a
+  real server).
 * The manifest reader turns a refusal into ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET,
   the image probe into ACCESS_DENIED (ERROR_INVALID_IMAGE on the line), the dataset tally
   into ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET.
@@ -22,6 +23,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import pwd
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -151,17 +155,92 @@ def test_local_store_missing_object_is_not_a_refusal(tmp_path):
     assert not isinstance(missing.value, BlobAccessDenied)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_local_store_unreadable_file_is_blob_access_denied(tmp_path):
-    store = LocalBlobStore(tmp_path)
+# A real chmod. Root reads files whatever their mode, so as root (CI) the reads run in a
+# forked child that has given up root for the user `nobody`, on a store that user owns (a
+# fork, not a new interpreter: the interpreter may live under /root, which nobody cannot
+# search). The child reports what each read did; the readable control proves the refusals
+# come from the modes.
+
+
+def _unreadable_store(root: Path) -> LocalBlobStore:
+    store = LocalBlobStore(root)
     store.put("bucket", "a.png", b"x")
-    path = tmp_path / "bucket" / "a.png"
-    path.chmod(0)
-    try:
-        with pytest.raises(BlobAccessDenied):
-            store.open("bucket", "a.png")
-    finally:
-        path.chmod(0o600)
+    store.put("bucket", "ok.png", b"fine")
+    store.put("shut", "b.png", b"y")
+    (root / "bucket" / "a.png").chmod(0)
+    return store
+
+
+def _reads(store: LocalBlobStore) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {"euid": ["ok", os.geteuid()]}
+    for name, read in [("file", lambda: store.open("bucket", "a.png").read()),
+                       ("file-size", lambda: store.size("bucket", "a.png")),
+                       ("folder", lambda: store.open("shut", "b.png").read()),
+                       ("control", lambda: store.read("bucket", "ok.png"))]:
+        try:
+            value = read()
+            out[name] = ["ok", value.decode() if isinstance(value, bytes) else value]
+        except Exception as exc:  # reported to the parent, which asserts on it
+            out[name] = [type(exc).__name__, str(exc)]
+    return out
+
+
+def _reads_as_nobody(root: Path) -> dict[str, list[Any]]:
+    """`_reads` on the store at `root`, in a child process running as `nobody`."""
+    nobody = pwd.getpwnam("nobody")
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    (root / "shut").chmod(0)  # nobody may not search the bucket folder
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(readable)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            os.write(writable, json.dumps(_reads(LocalBlobStore(root))).encode())
+            code = 0
+        except BaseException as exc:
+            os.write(writable, json.dumps({"child": ["failed", repr(exc)]}).encode())
+        finally:
+            os._exit(code)
+    os.close(writable)
+    chunks = []
+    with os.fdopen(readable, "rb") as stream:
+        chunks.append(stream.read())
+    _, status = os.waitpid(pid, 0)
+    results = json.loads(b"".join(chunks))
+    assert os.waitstatus_to_exitcode(status) == 0, results
+    return results
+
+
+def test_local_store_unreadable_file_is_blob_access_denied(tmp_path):
+    if os.geteuid() == 0:
+        # pytest's tmp_path sits in a folder only root may search: use a fresh one in /tmp.
+        root = Path(tempfile.mkdtemp(prefix="labelgate-perm-"))
+        try:
+            _unreadable_store(root)
+            results = _reads_as_nobody(root)
+        finally:
+            (root / "shut").chmod(0o700)
+            shutil.rmtree(root)
+        assert results["euid"] == ["ok", pwd.getpwnam("nobody").pw_uid]
+    else:
+        root = tmp_path / "store"
+        store = _unreadable_store(root)
+        (root / "shut").chmod(0)
+        try:
+            results = _reads(store)
+        finally:
+            (root / "shut").chmod(0o700)
+    assert results["control"] == ["ok", "fine"], results  # what its modes allow is read
+    assert results["file"][0] == "BlobAccessDenied", results
+    assert "s3://bucket/a.png" in results["file"][1]
+    assert results["file-size"] == ["ok", 1], results  # a stat needs no read permission
+    assert results["folder"][0] == "BlobAccessDenied", results
+    assert "s3://shut/b.png" in results["folder"][1]
 
 
 def test_local_store_has_no_bucket_owners(tmp_path):

@@ -87,7 +87,7 @@ def test_put_project_policy_stores_the_document_whitespace_normalised(local):
 
 @pytest.mark.parametrize("effect", ["Allow", "ALLOW", "allow", "Deny", "DENY"])
 def test_put_project_policy_accepts_effect_in_any_case(local, effect):
-    put(local, local.project(), document=with_statement(Effect=effect))
+    _assert_stored_as_sent(local, with_statement(Effect=effect))
 
 
 @pytest.mark.parametrize(
@@ -110,15 +110,20 @@ def test_put_project_policy_accepts_effect_in_any_case(local, effect):
     ],
 )
 def test_put_project_policy_accepts_iam_statement_forms(local, changes):
-    put(local, local.project(), document=with_statement(**changes))
+    _assert_stored_as_sent(local, with_statement(**changes))
 
 
 def test_put_project_policy_accepts_a_single_statement_object(local):
-    put(
-        local,
-        local.project(),
-        document=json.dumps({"Version": "2012-10-17", "Statement": STATEMENT}),
-    )
+    _assert_stored_as_sent(local, json.dumps({"Version": "2012-10-17", "Statement": STATEMENT}))
+
+
+def _assert_stored_as_sent(local, document: str) -> None:
+    """Accepted: a revision id comes back, and the listing holds the document unchanged."""
+    project = local.project()
+    revision = put(local, project, document=document)
+    (policy,) = listing(local, project).project_policies
+    assert (policy.policy_name, policy.policy_revision_id) == ("copy", revision)
+    assert json.loads(policy.policy_document) == json.loads(document)
 
 
 @pytest.mark.parametrize(
@@ -254,7 +259,13 @@ def test_project_policy_quota_is_per_project(local):
     a, b = local.project("a"), local.project("b")
     for i in range(5):
         put(local, a, name=f"p{i}")
-    put(local, b, name="p0")
+    with pytest.raises(ServiceQuotaExceededException):
+        put(local, a, name="p5")
+    revision = put(local, b, name="p0")  # a's full quota does not count against b
+    assert [(p.policy_name, p.policy_revision_id)
+            for p in listing(local, b).project_policies] == [("p0", revision)]
+    assert sorted(p.policy_name for p in listing(local, a).project_policies) == [
+        f"p{i}" for i in range(5)]
 
 
 def test_max_project_policies_is_configurable(make_local):

@@ -49,9 +49,22 @@ def test_start_goes_starting_then_running_and_stop_goes_stopping_then_stopped(
 def test_start_and_stop_commit_their_statuses_in_the_store(make_serving) -> None:
     serving = make_serving()
     arn = serving.classifier(serving.project("stored"))
+
+    def stored() -> tuple[str, str, int | None, int | None]:
+        """The version's row as the store holds it (a fresh session, not the service)."""
+        def read(session) -> tuple[str, str, int | None, int | None]:
+            row = session.query(ProjectVersion).filter(ProjectVersion.arn == arn).one()
+            return (row.status, row.status_message, row.min_inference_units,
+                    row.max_inference_units)
+
+        return serving.backend.db.run_sync(read)
+
+    assert stored()[0] == "TRAINING_COMPLETED"
     serving.start(arn, 1, 2)
+    assert stored() == ("RUNNING", "The model is running.", 1, 2)
     serving.stop(arn)
     assert serving.describe(arn).status == STOPPED
+    assert stored()[:2] == ("STOPPED", "The model is stopped.")
 
 
 def _project_arn(serving: Serving, arn: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ import pytest
 from labelgate import errors
 from labelgate.backends.local.serving.embedded import EmbeddedRuntime
 from labelgate.client import Client
-from tests.serving.conftest import COLOURS, Serving, png
+from tests.serving.conftest import COLOURS, SERVING_CONFIG, Serving, png
 
 QUEUE = 2
 
@@ -97,7 +98,7 @@ def test_requests_beyond_the_units_queues_are_refused_not_queued(units: Serving,
         units.detect(arn, png(COLOURS["red"]))
     assert units.metric("labelgate_detect_throttled_total", arn) == 1
     gate.open()
-    assert all([c.name for c in f.result(30).custom_labels] == ["red"] for f in held)
+    assert [[c.name for c in f.result(30).custom_labels] for f in held] == [["red"]] * QUEUE
     assert units.metric("labelgate_detect_images_total", arn) == QUEUE
     units.stop(arn)
 
@@ -131,14 +132,41 @@ def test_a_model_without_max_units_never_scales(units: Serving,
                                                 pool: ThreadPoolExecutor) -> None:
     arn = units.classifier(units.project("fixed"))
     units.start(arn, 1)
+    service = units.backend.serving
+    model = service._models[arn]
+    # Spies: every autoscaler tick (with the model's load as the tick saw it) and every
+    # scale the runtime is asked for. Both are looked up on the instance at each call.
+    ticks: list[tuple[float, int]] = []
+    scaled: list[tuple[str, int]] = []
+    tick, scale = service.autoscale_tick, service.runtime.scale
+
+    async def counted_tick() -> None:
+        ticks.append((time.monotonic(), model.in_flight))
+        await tick()
+
+    async def spied_scale(key: str, count: int) -> None:
+        scaled.append((key, count))
+        await scale(key, count)
+
+    service.autoscale_tick = counted_tick  # type: ignore[method-assign]
+    service.runtime.scale = spied_scale  # type: ignore[method-assign]
     gate = Gate(units)
     held = [_detect_in_thread(units, pool, arn) for _ in range(QUEUE)]
     units.until(lambda: _in_flight(units, arn) == QUEUE, "the held requests")
-    import time
+    up_after = SERVING_CONFIG["autoscale_up_after_seconds"]
 
-    time.sleep(0.4)  # several autoscaler ticks past autoscale_up_after_seconds
+    def loaded_span() -> float:
+        """Seconds between the first and last ticks that saw the model saturated."""
+        loaded = [t for t, in_flight in ticks if in_flight == QUEUE]
+        return loaded[-1] - loaded[0] if len(loaded) >= 2 else 0.0
+
+    # Ticks saw it saturated for 3x the time after which a max > min model scales up
+    # (test_the_autoscaler_adds_units_under_load... scales on the same load and timings).
+    units.until(lambda: loaded_span() >= 3 * up_after, "autoscaler ticks under load")
+    assert scaled == []
     assert units.metric("labelgate_inference_units_in_service", arn) == 1
+    assert units.metric("labelgate_inference_units_desired", arn) == 1
+    assert service.runtime.units(model.key) == 1
     gate.open()
-    for future in held:
-        future.result(30)
+    assert [[c.name for c in f.result(30).custom_labels] for f in held] == [["red"]] * QUEUE
     units.stop(arn)

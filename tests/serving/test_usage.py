@@ -133,7 +133,12 @@ def test_usage_cli_prints_hours_per_model(serving: Serving, cli) -> None:  # noq
     assert result.code == 0, result.err
     (row,) = json.loads(result.out)["InferenceUsage"]
     assert row["ProjectName"] == "cli-usage" and row["VersionName"] == "v1"
-    assert row["Running"] is False and row["HoursRunning"] >= 0
-    assert len(row["Hours"]) >= 1
+    # Started and stopped at once: a few seconds at most, on one inference unit, all of it
+    # in the hours listed.
+    assert row["Running"] is False and 0 <= row["HoursRunning"] < 0.01
+    assert row["InferenceUnitHours"] == pytest.approx(row["HoursRunning"], abs=2e-4)
+    assert 1 <= len(row["Hours"]) <= 2  # the run may straddle an hour boundary
+    assert sum(h["HoursRunning"] for h in row["Hours"]) == pytest.approx(row["HoursRunning"],
+                                                                        abs=2e-4)
     bad = cli("usage", "--endpoint", serving.gateway.address, "--start-time", "yesterday")
     assert bad.code != 0 and "ISO 8601" in bad.err

@@ -13,6 +13,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from labelgate.backends.local.inference.predictor import load_predictor
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.training_jobs import data
@@ -68,38 +69,83 @@ def test_the_real_learner_trains_evaluates_and_exports_a_classifier(make_jobs):
     assert card["labels"][int(np.argmax(scores[0]))] == "green"
 
 
-def test_the_real_learner_trains_a_detector_from_boxes(make_jobs):
-    jobs: Jobs = make_jobs({"training_time_budget_seconds": 10})
+def test_the_real_learner_trains_a_detector_from_boxes(make_jobs, tmp_path):
+    jobs: Jobs = make_jobs({"training_time_budget_seconds": DETECTOR_BUDGET_S})
     project = jobs.project()
+    rng = np.random.default_rng(0)
 
     def lines(count: int) -> list[dict]:
         out = []
-        for i in range(count):
-            ref = _square_image(jobs, left=8 + 3 * i % 24, top=10 + 5 * i % 20)
-            out.append(data.detection(ref, [("square", 8 + 3 * i % 24, 10 + 5 * i % 20, 24, 24)],
-                                      96, 96))
+        for _ in range(count):
+            png, box = _square_png(rng)
+            ref = _put(jobs, png)
+            out.append(data.detection(ref, [("square", *box)], 96, 96))
         return out
 
-    jobs.dataset(project, "TRAIN", lines(8))
-    jobs.dataset(project, "TEST", lines(2))
+    jobs.dataset(project, "TRAIN", lines(16))
+    jobs.dataset(project, "TEST", lines(4))
     desc = jobs.train(project)
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED, (
         desc.status_message,
         (jobs.job_dir(desc.project_version_arn) / "worker.log").read_text()[-3000:])
     summary = jobs.read_json(OUT, "runs/EvaluationResultSummary-p-v1.json")
     assert summary["EvaluationDetails"]["Labels"] == ["square"]
-    assert "AveragePrecision" in summary["AggregatedEvaluationResults"]
-    card = jobs.read_json("labelgate-models",
-                          jobs.row(desc.project_version_arn).model_bundle["prefix"] + "model.json")
+    bundle = jobs.row(desc.project_version_arn).model_bundle
+    card = jobs.read_json(bundle["bucket"], bundle["prefix"] + "model.json")
     assert card["task"] == "detection" and card["thresholds"].keys() == {"square"}
+    trained = {k: card["training"].get(k) for k in ("epochs_run", "stopped_by", "val_map50")}
+    aggregated = summary["AggregatedEvaluationResults"]
+    # One easy class: the test set's COCO-style AP (IoU 0.50:0.95, a strict measure: an
+    # untrained head scores about 0) and F1 are high.
+    assert aggregated["AveragePrecision"] >= 0.4, (aggregated, trained)
+    assert aggregated["F1Score"] >= 0.75, (aggregated, trained)
+    assert desc.evaluation_result.f1_score == pytest.approx(aggregated["F1Score"])
+    (square,) = summary["LabelEvaluationResults"]
+    assert square["Label"] == "square" and square["NumberOfTestingImages"] == 4
+
+    # The exported model alone finds a fresh square where it is, confidently.
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("model.json", "model.onnx"):
+        (model_dir / name).write_bytes(jobs.blobs.read(bundle["bucket"], bundle["prefix"] + name))
+    predictor = load_predictor(model_dir)
+    for _ in range(3):
+        png, (left, top, width, height) = _square_png(rng)
+        detections = predictor.predict(png).detections
+        assert detections, "no box at all"
+        best = max(detections, key=lambda d: d.confidence)
+        assert best.label == "square"
+        assert best.confidence >= 0.5, (best, trained)
+        truth = (left, top, width, height)
+        assert _iou((best.left, best.top, best.width, best.height), truth) >= 0.5, (
+            best, truth, trained)
 
 
-def _square_image(jobs: Jobs, left: int, top: int) -> str:
-    image = Image.new("RGB", (96, 96), (240, 240, 240))
-    image.paste((200, 20, 20), (left, top, left + 24, top + 24))
+DETECTOR_BUDGET_S = 30
+
+
+def _square_png(rng: np.random.Generator) -> tuple[bytes, tuple[int, int, int, int]]:
+    """A red square (random side and place) on a light, slightly noisy 96x96 background,
+    and its box (left, top, width, height) in pixels."""
+    side = int(rng.integers(20, 33))
+    left, top = (int(v) for v in rng.integers(2, 96 - side - 2, 2))
+    pixels = np.clip(rng.normal(235, 8, (96, 96, 3)), 0, 255).astype(np.uint8)
+    pixels[top:top + side, left:left + side] = (200, 20, 20)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue(), (left, top, side, side)
+
+
+def _put(jobs: Jobs, png: bytes) -> str:
     jobs._images += 1
     key = f"img/square-{jobs._images:05}.png"
-    jobs.blobs.put("imgs", key, out.getvalue())
+    jobs.blobs.put("imgs", key, png)
     return f"s3://imgs/{key}"
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """IoU of two (left, top, width, height) boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(width, 0) * max(height, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)

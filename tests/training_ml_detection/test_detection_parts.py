@@ -78,6 +78,7 @@ def test_validation_split_holds_every_label_and_is_reproducible(tmp_path):
 def test_crops_keep_boxes_on_their_objects(tmp_path, augment):
     exs = make_examples(tmp_path, 6, seed=8, sides=(14, 26))
     rng = np.random.default_rng(0)
+    checked = {0: 0, 1: 0}  # boxes seen per label: the loop below must not run empty
     for ex in exs:
         record = load_record(ex, {"blue": 0, "red": 1}, (96, 96))
         for _ in range(6):
@@ -87,6 +88,8 @@ def test_crops_keep_boxes_on_their_objects(tmp_path, augment):
                 patch = crop.image[:, round(y1) : round(y2), round(x1) : round(x2)]
                 r, _, b = patch.reshape(3, -1).mean(axis=1)
                 assert (r > b + 0.5) if label == 1 else (b > r + 0.5)
+                checked[int(label)] += 1
+    assert min(checked.values()) >= 5, checked
 
 
 def test_grey_images_are_kept_with_one_channel_and_boxes_follow_the_resize(tmp_path):

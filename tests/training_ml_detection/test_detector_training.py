@@ -236,10 +236,15 @@ def test_single_class_detector(tmp_path):
     model = train_detector(request, lambda _: None, DetectorOptions(max_epochs=12))
     assert recall_at(test, model.test_predictions, 0.3) >= 0.8
     assert model.card["labels"] == ["red"]
-    # One class: per-class NMS already is class-blind, so nothing to choose.
-    assert model.choices["class_blind_nms_val"] == {
-        "off": pytest.approx(model.choices["class_blind_nms_val"]["off"])
-    }
+    # One class: per-class NMS already is class-blind, so "off" is the only candidate, and
+    # its validation score is the chosen checkpoint's (the mean of its mAP@0.5 and F1).
+    choices = model.choices
+    assert choices["class_blind_nms_iou"] is None
+    assert list(choices["class_blind_nms_val"]) == ["off"]
+    assert choices["class_blind_nms_val"]["off"] == pytest.approx(
+        (choices["val_map50"] + choices["val_f1"]) / 2, abs=1e-3)
+    assert choices["val_map50"] > 0.5 and choices["val_f1"] > 0.5
+    assert [p.source_ref for p in model.test_predictions] == [ex.source_ref for ex in test]
     assert all(isinstance(p, ImagePrediction) for p in model.test_predictions)
 
 
