@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -58,14 +59,16 @@ def moto_s3_server(
     full_env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", **(env or {})}
     command = _moto_command(port, per_account_bucket_owners=per_account_bucket_owners)
-    proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env
-    )
+    # The server logs a line per request: to a file, since a pipe nobody reads fills up
+    # (after ~900 requests) and then hangs the server.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=full_env)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited: {proc.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"moto_server exited: {log.read().decode()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{url}/", timeout=1).close()
                 break
@@ -83,8 +86,7 @@ def moto_s3_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 def enforce_iam(url: str, enforced: bool = True) -> None:

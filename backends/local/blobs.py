@@ -16,6 +16,21 @@ subclass `BlobAccessDenied`, so callers that care (the manifest file checks, the
 probe: spec 02 §2.3-§2.4 permission errors) can tell it from a missing object, and callers
 that do not still see an `InvalidS3ObjectException`.
 
+A store that cannot be reached at all (connection refused or dropped, a timeout, a 5xx
+answer after boto3's retries) raises `BlobStoreUnavailable` instead, from any method and
+from any read of an opened object. It is deliberately *not* an InvalidS3ObjectException:
+an outage says nothing about the data, so the manifest and image checks must not turn it
+into a data error. Jobs end with its message (dataset_jobs.py, training/service.py); a
+synchronous call returns it as an InternalServerError.
+
+Reading: `open()` returns a context manager, not a stream. The stream exists only inside
+`with store.open(bucket, key) as stream:` and is closed when the block ends, so a body can
+neither leak nor be read after its connection is gone. (The S3 stream is our own reader
+over botocore's body: botocore's `StreamingBody.__enter__` hands out the bare urllib3
+response, which closes itself at the end of the body, skips botocore's error translation
+and length check, and broke `io.TextIOWrapper` with "I/O operation on closed file".)
+`read()` is the helper for small objects read whole.
+
 Bucket owners (spec 02 §2.4 `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER`): `S3BlobStore` has
 `bucket_owner(bucket)`, the canonical `Owner.ID` of GetBucketAcl. `LocalBlobStore` has no
 owners (one directory tree, one owner), so it has no such method; `bucket_owner(store,
@@ -24,16 +39,19 @@ bucket)` below returns None for it and the owner check is skipped.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
-from labelgate.errors import InvalidS3ObjectException
+from labelgate.errors import InternalServerError, InvalidS3ObjectException
 
 # S3's bucket naming rules, a little relaxed (upper case and `_` are accepted, as the API
 # model's S3Bucket pattern `[0-9A-Za-z\.\-_]*` does); leading dots or `..` are never valid.
@@ -68,6 +86,19 @@ class BlobAccessDenied(InvalidS3ObjectException):
     `PermissionError`): it may well exist, the caller may not read it."""
 
 
+class BlobStoreUnavailable(InternalServerError):
+    """The blob store could not be reached (or answered only with server errors): nothing is
+    known about the object. Not an InvalidS3ObjectException on purpose (see the module
+    docstring). The message is whole, fit for a StatusMessage: it names the store's
+    endpoint, never a local path or the underlying exception's text."""
+
+
+def _unreachable(endpoint: str, why: str, bucket: str, key: str) -> BlobStoreUnavailable:
+    what = f"s3://{bucket}/{key}" if key else f"the bucket {bucket}"
+    return BlobStoreUnavailable(f"The S3 store at {endpoint} was unreachable while accessing "
+                                f"{what} ({why}). Try again when it is back.")
+
+
 def _missing(bucket: str, key: str, why: str = "does not exist") -> InvalidS3ObjectException:
     return InvalidS3ObjectException(f"Unable to get object metadata from S3. "
                                     f"The object s3://{bucket}/{key} {why}.")
@@ -81,8 +112,10 @@ def _denied(bucket: str, key: str, why: str = "access denied") -> BlobAccessDeni
 class BlobStore(Protocol):
     """Objects addressed by (bucket, key), the way AWS's S3Object addresses them."""
 
-    def open(self, bucket: str, key: str) -> BinaryIO:
-        """A binary stream over the object for reading in chunks; the caller closes it."""
+    def open(self, bucket: str, key: str) -> AbstractContextManager[BinaryIO]:
+        """The object for reading in chunks: `with store.open(bucket, key) as stream:`.
+        A missing or refused object raises at once; the stream is closed when the block
+        ends. Not a stream itself, so it cannot be read outside a `with` block."""
         ...
 
     def read(self, bucket: str, key: str) -> bytes:
@@ -110,6 +143,21 @@ class BlobStore(Protocol):
     def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket when it does not exist yet."""
         ...
+
+
+class OpenedBlob(AbstractContextManager[BinaryIO]):
+    """What `BlobStore.open` returns: the object, already opened (so a missing object fails
+    the `open` call), handed out by `__enter__` and closed by `__exit__`."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __enter__(self) -> BinaryIO:
+        return self._stream
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stream.close()
 
 
 class LocalBlobStore:
@@ -161,10 +209,11 @@ class LocalBlobStore:
         return path
 
     # -- protocol ---------------------------------------------------------------------
-    def open(self, bucket: str, key: str) -> BinaryIO:
+    def open(self, bucket: str, key: str) -> OpenedBlob:
         path = self._existing_file(bucket, key)
         try:
-            return path.open("rb")
+            # The file object itself: its `name` lets callers hard-link instead of copying.
+            return OpenedBlob(path.open("rb"))
         except PermissionError as exc:
             raise _denied(bucket, key, exc.strerror or "permission denied") from None
         except OSError as exc:
@@ -257,6 +306,71 @@ class LocalBlobStore:
         self._bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
 
 
+_READ_BUFFER = 1 << 16
+_POOL_CONNECTIONS = 32
+
+
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """Why `exc` means the store itself could not be reached, or None when it is an answer
+    about the object (missing, refused, ...)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        HTTPClientError,
+        IncompleteReadError,
+        ReadTimeoutError,
+    )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        return "timed out"
+    if isinstance(exc, BotoConnectionError):
+        return "could not connect"
+    if isinstance(exc, ConnectionClosedError):
+        return "the connection was closed"
+    if isinstance(exc, HTTPClientError | IncompleteReadError | Urllib3Error | OSError):
+        return "the connection broke off"
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if int(status) >= 500:
+            code = exc.response.get("Error", {}).get("Code") or ""
+            return f"it answered HTTP {status}{f' {code}' if code else ''}"
+    return None
+
+
+class _S3Body(io.RawIOBase):
+    """botocore's StreamingBody as a raw stream whose failures are our typed errors.
+
+    Reads go through `StreamingBody.readinto`, never the urllib3 response behind it, so
+    botocore's own checks (a body cut short is an IncompleteReadError) apply."""
+
+    def __init__(self, body: Any, translate: Callable[[Exception], Exception]) -> None:
+        super().__init__()
+        self._body = body
+        self._translate = translate
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        try:
+            return self._body.readinto(buffer)
+        except (BotoCoreError, Urllib3Error, OSError) as exc:
+            raise self._translate(exc) from None
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._body.close()
+            finally:
+                super().close()
+
+
 class S3BlobStore:
     """An S3-protocol endpoint through boto3. Thread-safe (boto3 clients are)."""
 
@@ -279,18 +393,28 @@ class S3BlobStore:
                 region_name=region or "us-east-1",
                 aws_access_key_id=access_key_id or None,
                 aws_secret_access_key=secret_access_key or None,
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+                # Image probes run 8 threads a job and jobs run side by side: a pool of
+                # boto3's default 10 connections would be reopened over and over.
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3},
+                              max_pool_connections=_POOL_CONNECTIONS),
             )
         self._s3 = client
+        meta = getattr(client, "meta", None)
+        #: Where the store is, as its unreachable-messages name it (no credentials in it).
+        self.endpoint = str(getattr(meta, "endpoint_url", None) or endpoint_url or "(default)")
 
-    @staticmethod
-    def _translate(exc: Exception, bucket: str, key: str) -> InvalidS3ObjectException:
-        """The typed error for a failed call: `BlobAccessDenied` for a refusal, else
-        InvalidS3ObjectException. A HEAD answer has no body, so its refusal is a bare 403
-        (botocore reports the code "403"); GET and the bucket calls say `AccessDenied`.
-        Every 403 is a refusal, whatever its code (`AllAccessDisabled`, ...)."""
+    def _translate(self, exc: Exception, bucket: str, key: str
+                   ) -> InvalidS3ObjectException | BlobStoreUnavailable:
+        """The typed error for a failed call: `BlobStoreUnavailable` when the store could
+        not be reached, `BlobAccessDenied` for a refusal, else InvalidS3ObjectException.
+        A HEAD answer has no body, so its refusal is a bare 403 (botocore reports the code
+        "403"); GET and the bucket calls say `AccessDenied`. Every 403 is a refusal,
+        whatever its code (`AllAccessDisabled`, ...)."""
         from botocore.exceptions import ClientError
 
+        unreachable = _unreachable_reason(exc)
+        if unreachable is not None:
+            return _unreachable(self.endpoint, unreachable, bucket, key)
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -308,18 +432,17 @@ class S3BlobStore:
 
         return (ClientError, BotoCoreError)
 
-    def open(self, bucket: str, key: str) -> BinaryIO:
+    def open(self, bucket: str, key: str) -> OpenedBlob:
         try:
-            return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
         except self._client_errors() as exc:
             raise self._translate(exc, bucket, key) from None
+        raw = _S3Body(body, lambda exc: self._translate(exc, bucket, key))
+        return OpenedBlob(io.BufferedReader(raw, _READ_BUFFER))  # type: ignore[arg-type]
 
     def read(self, bucket: str, key: str) -> bytes:
-        body = self.open(bucket, key)
-        try:
-            return body.read()
-        finally:
-            body.close()
+        with self.open(bucket, key) as stream:
+            return stream.read()
 
     def put(self, bucket: str, key: str, data: bytes | BinaryIO) -> None:
         try:
@@ -338,6 +461,8 @@ class S3BlobStore:
             raise self._translate(exc, bucket, key) from None
 
     def exists(self, bucket: str, key: str) -> bool:
+        """False for a missing (or refused) object; BlobStoreUnavailable is raised, never
+        read as "absent"."""
         try:
             self.size(bucket, key)
         except InvalidS3ObjectException:
@@ -379,12 +504,14 @@ class S3BlobStore:
         try:
             self._s3.head_bucket(Bucket=bucket)
             return
-        except ClientError:
-            pass
+        except self._client_errors() as exc:
+            if not isinstance(exc, ClientError) or _unreachable_reason(exc) is not None:
+                raise self._translate(exc, bucket, "") from None
         try:
             self._s3.create_bucket(Bucket=bucket)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except self._client_errors() as exc:
+            code = exc.response.get("Error", {}).get("Code", "") \
+                if isinstance(exc, ClientError) else ""
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise self._translate(exc, bucket, "") from None
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Integer, cast, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs import BlobStore, BlobStoreUnavailable
 from labelgate.backends.local.images import ImageProbe
 from labelgate.backends.local.manifests import (
     ManifestFileError,
@@ -312,7 +312,8 @@ class DatasetJobs:
 
     def run(self, dataset_id: int) -> None:
         """Run the dataset's pending job, if it still has one. JobInterrupted propagates
-        (the job stays pending); any other exception marks the dataset failed with
+        (the job stays pending); BlobStoreUnavailable marks the dataset failed with
+        SERVICE_ERROR and the store's message; any other exception marks it failed with
         SERVICE_ERROR before propagating."""
         self._check_stop()  # a job queued behind others when the service stopped stays pending
         row = self._db.run_sync(
@@ -339,6 +340,11 @@ class DatasetJobs:
                 self.fail(dataset_id, row.status, INTERRUPTED_MESSAGE, SERVICE_ERROR)
         except JobInterrupted:
             raise
+        except BlobStoreUnavailable as exc:
+            # An outage, not a data error: the store's own message, no traceback. A failed
+            # create keeps no partial entries; a failed update leaves the old ones intact.
+            log.warning("dataset job %s on dataset %s failed: %s", kind, dataset_id, exc)
+            self.fail(dataset_id, row.status, str(exc), SERVICE_ERROR, kind=kind)
         except Exception:
             log.exception("dataset job %s on dataset %s failed", kind, dataset_id)
             failing = [dataset_id]

@@ -7,19 +7,25 @@ import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 
 from labelgate.backends.local.blobs import (
     BlobInfo,
     BlobStore,
+    BlobStoreUnavailable,
     LocalBlobStore,
     S3BlobStore,
     make_blob_store,
     parse_s3_uri,
 )
-from labelgate.errors import InvalidS3ObjectException
-from tests.fixtures_s3 import CREDENTIALS, REGION, moto_s3_server
+from labelgate.errors import InternalServerError, InvalidS3ObjectException
+from tests.fixtures_s3 import CREDENTIALS, REGION, _free_port, moto_s3_server
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +75,26 @@ def test_put_accepts_a_stream_and_open_reads_in_chunks(store, bucket):
     assert b"".join(chunks) == data
 
 
+def test_open_is_a_context_manager_the_stream_lives_only_inside_it(store, bucket):
+    store.put(bucket, "k.txt", b"abc")
+    opened = store.open(bucket, "k.txt")
+    assert not hasattr(opened, "read")  # `store.open(...).read()` cannot be written
+    with opened as stream:
+        assert stream.read() == b"abc"
+    assert stream.closed
+
+
+def test_an_opened_object_reads_line_by_line_to_its_end(store, bucket):
+    # The S3 store used to hand out botocore's bare urllib3 response here, which closes
+    # itself at the end of the body: io.TextIOWrapper then failed with "I/O operation on
+    # closed file" (every training on S3 did).
+    lines = [f"line {i} " + "x" * (i % 97) for i in range(5000)]
+    store.put(bucket, "lines.manifest", "".join(f"{line}\n" for line in lines).encode())
+    with store.open(bucket, "lines.manifest") as stream:
+        read = [line.rstrip("\n") for line in io.TextIOWrapper(stream, encoding="utf-8")]
+    assert read == lines
+
+
 def test_put_replaces_an_existing_object(store, bucket):
     store.put(bucket, "k.txt", b"one")
     store.put(bucket, "k.txt", b"two!")
@@ -114,6 +140,73 @@ def test_missing_bucket_is_invalid_s3_object(store):
     with pytest.raises(InvalidS3ObjectException) as caught:
         store.read("no-such-bucket-here", "k.manifest")
     assert "no-such-bucket-here" in str(caught.value)
+
+
+# --- an unreachable store ---------------------------------------------------------------------
+
+
+def _unreachable_store() -> S3BlobStore:
+    """An S3 store whose endpoint has nothing listening (one attempt per call: fast)."""
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{_free_port()}", region_name=REGION,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2), **CREDENTIALS)
+    return S3BlobStore(client=client)
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.read("bkt", "k.manifest"),
+    lambda s: s.open("bkt", "k.manifest"),
+    lambda s: s.size("bkt", "k.manifest"),
+    lambda s: s.exists("bkt", "k.manifest"),  # never "absent"
+    lambda s: s.put("bkt", "k.manifest", b"x"),
+    lambda s: s.put("bkt", "k.manifest", io.BytesIO(b"x")),
+    lambda s: list(s.list("bkt", "k")),
+    lambda s: s.delete("bkt", "k.manifest"),
+    lambda s: s.ensure_bucket("bkt"),
+    lambda s: s.bucket_owner("bkt"),
+], ids=["read", "open", "size", "exists", "put", "put-stream", "list", "delete",
+        "ensure_bucket", "bucket_owner"])
+def test_an_unreachable_store_is_blob_store_unavailable_never_a_missing_object(call):
+    store = _unreachable_store()
+    with pytest.raises(BlobStoreUnavailable) as caught:
+        call(store)
+    assert not isinstance(caught.value, InvalidS3ObjectException)
+    assert isinstance(caught.value, InternalServerError)  # what a synchronous call returns
+    assert str(caught.value).startswith(f"The S3 store at {store.endpoint} was unreachable")
+    assert "(could not connect)" in str(caught.value)
+
+
+def _stub_store(**methods) -> S3BlobStore:
+    client = SimpleNamespace(meta=SimpleNamespace(endpoint_url="http://s3.test:9000"),
+                             **methods)
+    return S3BlobStore(client=client)
+
+
+def test_a_body_cut_short_is_blob_store_unavailable():
+    # The connection dropped mid-object: fewer bytes than Content-Length (botocore's check).
+    store = _stub_store(get_object=lambda **_: {"Body": StreamingBody(io.BytesIO(b"abc"), 10)})
+    with store.open("bkt", "k.png") as stream, pytest.raises(BlobStoreUnavailable) as caught:
+        stream.read()
+    assert "s3://bkt/k.png" in str(caught.value) and "http://s3.test:9000" in str(caught.value)
+    with pytest.raises(BlobStoreUnavailable):
+        store.read("bkt", "k.png")
+
+
+@pytest.mark.parametrize("status, code, unavailable", [
+    (503, "SlowDown", True), (500, "InternalError", True), (404, "NoSuchKey", False),
+    (403, "AccessDenied", False),
+])
+def test_server_errors_are_unavailable_answers_about_the_object_are_not(status, code,
+                                                                        unavailable):
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": code},
+                           "ResponseMetadata": {"HTTPStatusCode": status}}, "HeadObject")
+
+    store = _stub_store(head_object=refuse)
+    expected = BlobStoreUnavailable if unavailable else InvalidS3ObjectException
+    with pytest.raises(expected) as caught:
+        store.size("bkt", "k.png")
+    assert isinstance(caught.value, InvalidS3ObjectException) is not unavailable
 
 
 # --- the local store's path safety ----------------------------------------------------------------

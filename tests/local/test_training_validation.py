@@ -477,7 +477,9 @@ def test_a_trainer_that_crashes_fails_the_version_with_the_service_issue_message
     project = env.local.project("p")
     desc = env.train(project, **external(env, env.cls_lines("a", "b"), env.cls_lines("a", "b")))
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
-    assert desc.status_message == SERVICE_ISSUE
+    # AWS's sentence first, then ours: what the caller can know, not the exception's text.
+    assert desc.status_message == (f"{SERVICE_ISSUE} Training stopped on an unexpected error "
+                                   "in the gateway. The gateway's log has the details.")
     assert desc.HasField("manifest_summary")  # validation had finished (spec 02 §2.1)
 
 
@@ -896,7 +898,8 @@ def test_a_restart_fails_a_job_it_cannot_read_with_the_service_issue_message(env
     restarted.wait()
     desc = restarted.describe(project)
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
-    assert desc.status_message == SERVICE_ISSUE
+    assert desc.status_message == (f"{SERVICE_ISSUE} The interrupted training could not be "
+                                   "resumed. The gateway's log has the details.")
     assert desc.HasField("training_end_timestamp")
 
 

@@ -167,8 +167,8 @@ def test_cli_reports_a_failed_training_and_a_missing_model(client, gateway, cli,
                  "--project-arn", project, "--version-name", "v1",
                  "--output-config", f"S3Bucket={OUT}", "--wait")
     assert failed.code == 255
-    assert "failed: Amazon Rekognition experienced a service issue. The training worker " \
-           "exited with code 1" in failed.err
+    assert "failed: Amazon Rekognition experienced a service issue. Training stopped with an " \
+           "error: the fake learner was told to crash." in failed.err
     (desc,) = client.describe_project_versions(
         project_arn=project).project_version_descriptions
     missing = cli("export-model", "--endpoint", gateway.address,

@@ -32,10 +32,11 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from PIL import Image
 
-from labelgate.backends.local.blobs import BlobStore, parse_s3_uri
+from labelgate.backends.local.blobs import BlobStore, BlobStoreUnavailable, parse_s3_uri
 from labelgate.backends.local.line_checks import Attribute
 from labelgate.backends.local.training.contract import (
     CLASSIFICATION,
@@ -111,11 +112,9 @@ def _annotation(text: str, number: int, detection: bool) -> Annotation:
     return Annotation(source_ref, tuple(sorted(labels)), tuple(boxes), declared)
 
 
-def _lines(blobs: BlobStore, manifest: ValidatedManifest) -> Iterator[tuple[int, str]]:
-    location = manifest.validation_manifest
-    with blobs.open(location.bucket, location.key) as raw:
-        for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), 1):
-            yield number, line.rstrip("\r\n")
+def _numbered(stream: BinaryIO) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8"), 1):
+        yield number, line.rstrip("\r\n")
 
 
 def read_annotations(blobs: BlobStore, manifest: ValidatedManifest, use_case: str,
@@ -127,13 +126,16 @@ def read_annotations(blobs: BlobStore, manifest: ValidatedManifest, use_case: st
     if not usable:
         return found
     last = usable[-1]
-    for number, text in _lines(blobs, manifest):
-        if stop is not None and number % _CHECK_EVERY == 0 and stop.is_set():
-            raise JobInterrupted
-        if number > last:
-            break
-        if _contains(usable, number):
-            found.append(_annotation(text, number, detection))
+    location = manifest.validation_manifest
+    # Read inside the block only: the stream is closed when it ends.
+    with blobs.open(location.bucket, location.key) as stream:
+        for number, text in _numbered(stream):
+            if stop is not None and number % _CHECK_EVERY == 0 and stop.is_set():
+                raise JobInterrupted
+            if number > last:
+                break
+            if _contains(usable, number):
+                found.append(_annotation(text, number, detection))
     return found
 
 
@@ -196,6 +198,8 @@ def _example(item: Annotation, blobs: BlobStore, images: Path,
         try:
             path = materialize(blobs, item.source_ref, images)
             width, height = displayed_size(path)
+        except BlobStoreUnavailable:
+            raise  # an outage, not a bad image: the job ends with the store's message
         except Exception as exc:
             raise TrainingDataError(f"cannot read the image {item.source_ref}: {exc}") from exc
         cache[item.source_ref] = (path, width, height)
