@@ -86,6 +86,7 @@ TRAINING_COMPLETED = "TRAINING_COMPLETED"
 TRAINING_FAILED = "TRAINING_FAILED"
 IN_PROGRESS_MESSAGE = "The model is being trained."
 COMPLETED_MESSAGE = "The model is ready to run."
+RESUME_FAILED_MESSAGE = internal_failure_message("The interrupted training could not be resumed")
 
 # Stages of `pending_job`; any other (an older or newer gateway's) is failed at resume.
 VALIDATION_STAGE = "validation"
@@ -116,6 +117,10 @@ def training_budget(request: pb.CreateProjectVersionRequest) -> float | None:
 def _with_validation(result: dict[str, Any] | None, location: Any) -> dict[str, Any]:
     """A Training/TestingDataResult with its `Validation` (one Asset, spec 02 §4.3)."""
     return {**(result or {}), "Validation": {"Assets": [location.asset()]}}
+
+
+class UnreadableJob(Exception):
+    """The stored job is not one this gateway can run (damaged, or another version's)."""
 
 
 class TooManyAttempts(Exception):
@@ -244,6 +249,9 @@ class TrainingService:
         except TooManyAttempts as exc:
             log.error("model version %s: %s", version_id, exc)
             await self._finish(version_id, TRAINING_FAILED, internal_failure_message(str(exc)))
+        except UnreadableJob as exc:
+            log.error("model version %s: %s", version_id, exc)
+            await self._finish(version_id, TRAINING_FAILED, RESUME_FAILED_MESSAGE)
         except BlobStoreUnavailable as exc:  # an outage at any stage, never a data error
             log.warning("model version %s: %s", version_id, exc)
             await self._finish(version_id, TRAINING_FAILED, internal_failure_message(str(exc)))
@@ -295,7 +303,7 @@ class TrainingService:
         version, project_name = row
         job = version.pending_job or {}
         if job.get("stage") not in RESUMABLE_STAGES or "inputs" not in job:
-            raise ValueError(f"unreadable training job {job!r}")
+            raise UnreadableJob(f"unreadable training job {job!r}")
         attempts = int(job.get("attempts", 0))
         if attempts >= self.config.max_attempts:
             raise TooManyAttempts(f"Training was interrupted {attempts} times; it is not "
@@ -416,8 +424,7 @@ class TrainingService:
             else:
                 log.warning("model version %s: training job %r cannot be resumed", version_id,
                             job)
-                await self._finish(version_id, TRAINING_FAILED, internal_failure_message(
-                    "The interrupted training could not be resumed"))
+                await self._finish(version_id, TRAINING_FAILED, RESUME_FAILED_MESSAGE)
 
     async def close(self) -> None:
         """Interrupt running jobs and stop their workers (the jobs stay pending and resume
