@@ -15,9 +15,13 @@ COPY proto ./proto
 COPY clients ./clients
 COPY server ./server
 COPY backends ./backends
-# The CPU wheels of torch/torchvision (a few hundred MB, not the CUDA build's gigabytes);
-# `train` is the trainer, `postgres` the driver for a shared database.
-RUN /opt/labelgate/bin/pip install --extra-index-url "${TORCH_INDEX}" '.[train,postgres]' \
+# torch/torchvision first, from PyTorch's own index only (the CPU wheels: a few hundred MB,
+# not the CUDA build's gigabytes); then everything else from PyPI alone, so no package can
+# come from the index it was not meant to. `train` is the trainer, `postgres` the driver for
+# a shared database.
+RUN TORCH_PINS=$(grep -oE '"(torch|torchvision)==[^"]+"' pyproject.toml | tr -d '"') \
+ && /opt/labelgate/bin/pip install --index-url "${TORCH_INDEX}" ${TORCH_PINS} \
+ && /opt/labelgate/bin/pip install '.[train,postgres]' \
  && /opt/labelgate/bin/python -c "import torch, torchvision, onnxruntime, labelgate.server"
 
 # --- run: the virtualenv, an unprivileged user, a data volume ----------------------------------

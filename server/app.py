@@ -221,6 +221,24 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     stop.set()
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What an operator must know when the API is reachable beyond this machine: the gRPC
+    API has no authentication yet, and the AWS front checks signatures only with keys."""
+    warnings = []
+    if settings.host not in LOOPBACK_HOSTS:
+        warnings.append(f"the gRPC API listens on {settings.address} without authentication: "
+                        "anyone who can reach it can use every operation; keep it on a trusted "
+                        "network")
+    if settings.aws_port and settings.aws_host not in LOOPBACK_HOSTS \
+            and not settings.aws_access_keys:
+        warnings.append(f"the AWS-compatible API listens on {settings.aws_host} without "
+                        "[aws_access_keys]: signatures are not checked")
+    return warnings
+
+
 def run(settings: Settings) -> None:
     """Blocking entry point: configure logging, serve until SIGTERM/SIGINT, stop gracefully.
 
@@ -229,6 +247,8 @@ def run(settings: Settings) -> None:
     """
     configure_logging(settings.log_level, settings.log_format)
     log.info("labelgate %s starting on %s", labelgate.__version__, settings.address)
+    for warning in exposure_warnings(settings):
+        log.warning("%s", warning)
     try:
         asyncio.run(_serve_until_signalled(settings))
     except (OSError, ValueError) as e:  # bind failures, bad backend config: say it plainly

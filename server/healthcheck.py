@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         address = args[0] if args else default_address()
     except ConfigError as e:
         print(f"labelgate healthcheck: {e}", file=sys.stderr)
-        return 2
+        return 1  # Docker reserves 2; any failure is "unhealthy"
     healthy = check(address)
     print(f"{address}: {'SERVING' if healthy else 'not serving'}")
     return 0 if healthy else 1

@@ -59,34 +59,47 @@ def moto_s3_server(
     full_env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", **(env or {})}
     command = _moto_command(port, per_account_bucket_owners=per_account_bucket_owners)
+    with started_moto(command, url, full_env, timeout):
+        yield url
+
+
+@contextmanager
+def started_moto(command: list[str], url: str, env: Mapping[str, str],
+                 timeout: float = 30.0) -> Iterator[subprocess.Popen]:
+    """Run `command` (a moto server for `url`) until it answers; stop it on exit."""
     # The server logs a line per request: to a file, since a pipe nobody reads fills up
     # (after ~900 requests) and then hangs the server.
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=full_env)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"moto_server exited: {log.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{url}/", timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # any HTTP answer means the server is up
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not answer on {url}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=dict(env))
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"moto_server exited: {log.read().decode()[-2000:]}")
+                try:
+                    urllib.request.urlopen(f"{url}/", timeout=1).close()
+                    break
+                except urllib.error.HTTPError:
+                    break  # any HTTP answer means the server is up
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"moto_server did not answer on {url}") from None
+                    time.sleep(0.1)
+            yield proc
+        finally:
+            stop_moto(proc)
+
+
+def stop_moto(proc: subprocess.Popen) -> None:
+    """Stop a moto server now; nothing more happens when it has already stopped."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def enforce_iam(url: str, enforced: bool = True) -> None:

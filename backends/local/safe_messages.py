@@ -15,9 +15,12 @@ MAX_DETAIL_CHARS = 300
 
 # An absolute POSIX or Windows path where a word starts, up to the next quote, space or bracket
 # ("and/or" and "1000/50" are words, not paths).
-_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:\\|/)[^\s'\"()\[\]<>,;]+")
+_PATH = re.compile(r"(?<![\w./])(?:[A-Za-z]:\\|/)[^\s'\"()\[\]<>,;]+")
+# A relative path into the server's own folders (`./.labelgate/...`, `../x`).
+_RELATIVE = re.compile(r"(?<![\w/])\.{1,2}/[^\s'\"()\[\]<>,;]+")
 # URLs (s3:// source-refs, the S3 endpoint) are what the caller knows things by: kept.
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.I)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.I)
 _TRACEBACK_LINE = re.compile(r"^\s*(Traceback \(most recent call last\)|File \".*\", line \d+)")
 
 
@@ -33,11 +36,15 @@ def scrub(text: str, images: Mapping[str, str] | None = None) -> str:
     kept: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
-        kept.append(match.group(0))
+        url = match.group(0)
+        if url.lower().startswith("file:"):
+            return "<server path>"  # a file URL is a server path by another name
+        kept.append(_USERINFO.sub(r"\1", url))  # never a URL's credentials
         return f"\x00{len(kept) - 1}\x00"
 
     text = _URL.sub(keep, text)
     text = _PATH.sub("<server path>", text)
+    text = _RELATIVE.sub("<server path>", text)
     text = re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
     if len(text) > MAX_DETAIL_CHARS:
         text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"

@@ -6,6 +6,7 @@ from labelgate.backends.local.safe_messages import MAX_DETAIL_CHARS, scrub
 from labelgate.backends.local.training.failures import (
     MEMORY_MESSAGE,
     SERVICE_ISSUE_MESSAGE,
+    image_copy_message,
     worker_failure_message,
 )
 
@@ -39,3 +40,25 @@ def test_worker_failures_read_as_sentences():
     assert "exited with code 2" in worker_failure_message(2)
     said = worker_failure_message(1, "ValueError", "bad box in '/tmp/job/job.json'")
     assert "bad box in '<server path>'" in said and "/tmp" not in said
+
+
+def test_file_urls_credentials_and_relative_paths_do_not_reach_callers():
+    said = scrub("at file:///data/s3/b/k and http://user:secret@minio:9000/b "
+                 "key:/data/x ./.labelgate/training/1/worker.log")
+    assert "/data" not in said and "secret" not in said and ".labelgate" not in said
+    assert "http://minio:9000/b" in said
+
+
+def test_pytorch_out_of_memory_reads_as_out_of_memory():
+    for error_type, detail in (("OutOfMemoryError", "CUDA out of memory. Tried to allocate"),
+                               ("RuntimeError", "[enforce fail at alloc_cpu.cpp:117] "
+                                                "DefaultCPUAllocator: can't allocate memory")):
+        assert MEMORY_MESSAGE in worker_failure_message(1, error_type, detail)
+
+
+def test_an_image_that_cannot_be_copied_is_named():
+    said = image_copy_message("cannot read the image s3://b/cat.jpg: [Errno 2] No such file "
+                              "or directory: '/srv/lg/s3/b/cat.jpg'")
+    assert said.startswith("Failed to copy images from S3 bucket. Cannot read the image "
+                           "s3://b/cat.jpg")
+    assert "/srv" not in said

@@ -90,3 +90,15 @@ def test_the_healthcheck_fails_where_nothing_listens(address):
     from labelgate.server.healthcheck import main
 
     assert main([address]) == 1
+
+
+def test_the_image_says_at_start_that_its_api_is_open():
+    """The image listens beyond loopback, which the gateway tells its operator at start."""
+    from labelgate.server.app import exposure_warnings
+
+    said = exposure_warnings(load_settings(env=image_env()))
+    assert len(said) == 2 and "without authentication" in said[0]
+    assert "aws_access_keys" in said[1]
+    keyed = load_settings(env={**image_env(), "LABELGATE_AWS_ACCESS_KEYS": "AKID:secret"})
+    assert len(exposure_warnings(keyed)) == 1
+    assert exposure_warnings(load_settings(env={})) == []  # make run's loopback defaults

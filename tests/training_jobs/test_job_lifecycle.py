@@ -381,6 +381,9 @@ def test_images_gone_after_validation_fail_with_error_failed_images_s3_copy(jobs
     monkeypatch.setattr(examples, "materialize", vanish_then_copy)
     desc = jobs.train(classification_project(jobs))
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
-    assert desc.status_message == "Failed to copy images from S3 bucket."
+    # AWS's sentence, then which image (by its s3:// name, never the server's path) and why.
+    assert re.fullmatch(r"Failed to copy images from S3 bucket\. Cannot read the image "
+                        r"s3://imgs/\S+: .+\.", desc.status_message), desc.status_message
+    assert str(jobs.job_dir(desc.project_version_arn).parent) not in desc.status_message
     assert desc.HasField("manifest_summary")  # validation passed and its files stay
     assert not desc.HasField("evaluation_result")

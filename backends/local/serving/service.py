@@ -54,6 +54,7 @@ from labelgate.errors import (
     InternalServerError,
     InvalidImageFormatException,
     InvalidParameterException,
+    LabelgateError,
     LimitExceededException,
     ProvisionedThroughputExceededException,
     ResourceInUseException,
@@ -340,7 +341,10 @@ class ServingService:
             log.warning("model %s did not start: %s", model.arn, exc,
                         exc_info=not isinstance(exc, RuntimeFailure))
             # The caller's message: no server paths (the bundle's folder, the Triton venv).
-            message = scrub(str(exc)) if isinstance(exc, (RuntimeFailure, ValueError, OSError)) \
+            # Our own errors (an S3 outage, a missing bundle) say what happened; others only
+            # their kind.
+            told = (RuntimeFailure, LabelgateError, ValueError, OSError)
+            message = scrub(str(exc)) if isinstance(exc, told) \
                 else f"internal error ({type(exc).__name__})"
             self._models.pop(model.arn, None)
             with contextlib.suppress(Exception):

@@ -10,12 +10,14 @@ and the person reading it cannot open the server's files anyway. Operators get t
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Iterable
 
 from labelgate.backends.local.safe_messages import scrub
 
 SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
+IMAGE_COPY_MESSAGE = "Failed to copy images from S3 bucket."  # ERROR_FAILED_IMAGES_S3_COPY
 #: Said after each message so the reader knows where the rest of the story is.
 OPERATOR_HINT = "The gateway's log has the details."
 MEMORY_MESSAGE = (
@@ -26,6 +28,12 @@ KILLED_MESSAGE = (
     "The training worker was killed (SIGKILL), most likely because the machine ran out of "
     "memory. Train with fewer or smaller images, or give the server more memory."
 )
+#: How PyTorch and the C allocator say it (torch.OutOfMemoryError on a GPU, a RuntimeError
+#: from DefaultCPUAllocator on a CPU), besides Python's own MemoryError.
+_OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|cannot allocate memory", re.I)
+_OOM_TYPES = frozenset({"MemoryError", "OutOfMemoryError"})
+
+
 def image_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """{server copy path: source-ref} from (path, source_ref) pairs, for `scrub`."""
     return {str(path): str(ref) for path, ref in pairs}
@@ -33,7 +41,7 @@ def image_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def exception_message(error_type: str, detail: str) -> str:
     """A worker's exception as a sentence (`detail` already scrubbed)."""
-    if error_type == "MemoryError":
+    if error_type in _OOM_TYPES or _OUT_OF_MEMORY.search(detail):
         return MEMORY_MESSAGE
     detail = detail.strip() or "no explanation was given"
     return f"Training stopped with an error: {detail.rstrip('.')}."
@@ -59,15 +67,24 @@ def worker_failure_message(returncode: int | None, error_type: str | None = None
     return f"{SERVICE_ISSUE_MESSAGE} {what} {OPERATOR_HINT}"
 
 
+def image_copy_message(detail: str) -> str:
+    """ERROR_FAILED_IMAGES_S3_COPY's sentence, then which image and why."""
+    detail = scrub(detail).rstrip(".")
+    return f"{IMAGE_COPY_MESSAGE} {detail[:1].upper()}{detail[1:]}." if detail \
+        else IMAGE_COPY_MESSAGE
+
+
 def internal_failure_message(what: str) -> str:
     """A fault on the gateway's side, said plainly (`what` names the step that failed)."""
     return f"{SERVICE_ISSUE_MESSAGE} {scrub(what).rstrip('.')}. {OPERATOR_HINT}"
 
 
 __all__ = [
+    "IMAGE_COPY_MESSAGE",
     "MEMORY_MESSAGE",
     "SERVICE_ISSUE_MESSAGE",
     "exception_message",
+    "image_copy_message",
     "image_names",
     "internal_failure_message",
     "worker_failure_message",

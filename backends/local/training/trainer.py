@@ -52,6 +52,7 @@ from labelgate.backends.local.training.contract import Progress, TrainingSetting
 from labelgate.backends.local.training.examples import TrainingDataError, build_request
 from labelgate.backends.local.training.failures import (
     SERVICE_ISSUE_MESSAGE,
+    image_copy_message,
     internal_failure_message,
     worker_failure_message,
 )
@@ -73,7 +74,6 @@ from labelgate.errors import InvalidS3ObjectException
 
 log = logging.getLogger(__name__)
 
-IMAGE_COPY_MESSAGE = "Failed to copy images from S3 bucket."  # ERROR_FAILED_IMAGES_S3_COPY
 OUTPUT_MESSAGE = "Unable to write to output S3 bucket."  # ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET
 JOB_FILE, LOG_FILE, PREVIOUS_LOG_FILE = "job.json", "worker.log", "worker.previous.log"
 TRAINING_DIR = "training"
@@ -226,7 +226,8 @@ class WorkerTrainer:
         # job threads, never the default executor every request's `db.run` needs.
         self._in_thread = in_thread or asyncio.to_thread
         self._blobs = blobs
-        self._root = Path(data_dir) / TRAINING_DIR
+        # Absolute: the worker runs in the job's folder and is handed this path.
+        self._root = Path(data_dir).absolute() / TRAINING_DIR
         self.config = config or TrainerConfig()
         self._stop = stop or threading.Event()
         self._on_progress = on_progress
@@ -281,7 +282,7 @@ class WorkerTrainer:
                                             self._stop)
         except TrainingDataError as exc:
             log.warning("model version %s: %s", target.version_id, exc)
-            raise TrainingFailed(IMAGE_COPY_MESSAGE) from exc
+            raise TrainingFailed(image_copy_message(str(exc))) from exc
         job = TrainingJob(request=request, version_arn=target.version_arn,
                           project_name=target.project_name, version_name=target.version_name,
                           created_at=target.created_at or dt.datetime.now(dt.UTC))

@@ -35,13 +35,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from labelgate.backends.local.safe_messages import scrub
 from labelgate.backends.local.training.contract import (
     Progress,
     ProgressSink,
     TrainedModel,
     TrainingRequest,
 )
-from labelgate.backends.local.training.failures import image_names, scrub
+from labelgate.backends.local.training.failures import image_names
 from labelgate.backends.local.training.jobfile import TrainingJob, read_job
 from labelgate.backends.local.training.worker_protocol import (
     WorkerError,
