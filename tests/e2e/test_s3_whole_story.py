@@ -7,6 +7,9 @@ budget) for each task kind: classification, multi-label, object detection; the e
 files land in the output bucket at the OutputConfig prefix; StartProjectVersion runs the
 model and DetectCustomLabels finds the labels in an image named by `S3Object`.
 
+The metadata lives in PostgreSQL whenever the suite has one (CI always does): S3 with
+PostgreSQL is what a team that outgrew one disk runs; without a server, SQLite.
+
 One server, one gateway and one project per task kind for the module. The three trainings
 are all started by the module fixture (they queue behind one worker slot), so while one
 test checks and serves its model the next model is already training.
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +36,10 @@ from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
+from tests.conftest import POSTGRES_URL_ENV, _postgres_required
 from tests.e2e.stoppable_s3 import stoppable_s3_server
 from tests.fixtures_s3 import CREDENTIALS, REGION
+from tests.local.conftest import _postgres_schema
 from tests.training_jobs import data
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -163,9 +170,22 @@ class Story:
             time.sleep(0.25)
 
 
+@contextmanager
+def _team_database() -> Iterator[str | None]:
+    """A scratch PostgreSQL schema's URL, or None (SQLite) when the suite has no server."""
+    if os.environ.get(POSTGRES_URL_ENV):
+        with _postgres_schema() as url:
+            yield url
+        return
+    if _postgres_required():
+        pytest.fail(f"{POSTGRES_URL_ENV} is not set: the S3 story runs on PostgreSQL in CI")
+    yield None
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    with pytest.MonkeyPatch.context() as env, stoppable_s3_server() as server:
+    with (pytest.MonkeyPatch.context() as env, stoppable_s3_server() as server,
+          _team_database() as database_url):
         endpoint = server.url
         env.delenv(TEST_LEARNER_ENV, raising=False)  # the real learner
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
@@ -186,6 +206,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             "s3_secret_access_key": CREDENTIALS["aws_secret_access_key"],
             "training_time_budget_seconds": 10, "training_seed": 1,
         }
+        if database_url:
+            local["database_url"] = database_url
         data_dir = tmp_path_factory.mktemp("whole-story")
         settings = Settings(data_dir=data_dir, backends={"local": local},
                             shutdown_grace_seconds=1)
