@@ -6,6 +6,7 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- build: every dependency into one virtualenv -----------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/labelgate
@@ -19,8 +20,8 @@ COPY backends ./backends
 # not the CUDA build's gigabytes); then everything else from PyPI alone, so no package can
 # come from the index it was not meant to. `train` is the trainer, `postgres` the driver for
 # a shared database.
-RUN TORCH_PINS=$(grep -oE '"(torch|torchvision)==[^"]+"' pyproject.toml | tr -d '"') \
- && /opt/labelgate/bin/pip install --index-url "${TORCH_INDEX}" ${TORCH_PINS} \
+RUN grep -oE '"(torch|torchvision)==[^"]+"' pyproject.toml | tr -d '"' \
+    | xargs /opt/labelgate/bin/pip install --index-url "${TORCH_INDEX}" \
  && /opt/labelgate/bin/pip install '.[train,postgres]' \
  && /opt/labelgate/bin/python -c "import torch, torchvision, onnxruntime, labelgate.server"
 

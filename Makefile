@@ -48,6 +48,7 @@ test: venv triton-venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile
 	$(BUF) lint
 
 # Regenerate the committed Python stubs from proto/ (tests fail when they are stale).
