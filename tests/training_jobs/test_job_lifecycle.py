@@ -186,7 +186,10 @@ def test_progress_is_recorded_and_watch_streams_it_to_the_end(jobs, monkeypatch)
     assert last.elapsed_seconds > 0
     epochs = [m for m in messages if m.stage == "training"]
     assert epochs and epochs[-1].total_epochs == 3
-    assert {m.epoch for m in epochs} >= {2, 3}
+    # Progress is written at most every 0.5 s, so under load an epoch may be folded into
+    # the next report; what must hold is that epochs arrive in order while it trains.
+    seen = [m.epoch for m in epochs]
+    assert seen == sorted(seen) and len(set(seen)) >= 2, seen
     assert epochs[-1].loss == pytest.approx(1 / 3)
     assert epochs[-1].metric_name == "accuracy"
     assert all(m.project_version_arn == arn for m in messages)
