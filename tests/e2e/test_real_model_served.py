@@ -42,6 +42,7 @@ from labelgate.v1 import custom_labels_pb2 as pb
 from tests.e2e.blobs import blob_path, put_blob
 from tests.serving.conftest import SERVING_CONFIG, Serving
 from tests.serving_triton.test_triton_runtime import _install_or_skip
+from tests.training_jobs import data as manifest
 
 pytestmark = pytest.mark.slow
 
@@ -101,16 +102,6 @@ def samples(per_label: int, seed: int) -> list[tuple[str, bytes]]:
     return [(label, shape_png(label, rng)) for _ in range(per_label) for label in LABELS]
 
 
-def manifest_line(ref: str, label: str) -> dict[str, Any]:
-    return {
-        "source-ref": ref, "shape": 1,
-        "shape-metadata": {"confidence": 1, "class-name": label, "human-annotated": "yes",
-                           "creation-date": "2024-01-01T00:00:00",
-                           "type": "groundtruth/image-classification",
-                           "job-name": "labeling-job/shape"},
-    }
-
-
 # -- gateways on one data_dir ---------------------------------------------------------------
 
 
@@ -141,10 +132,10 @@ class Trained:
 def _dataset(serving: Serving, project: str, kind: str, pairs: list[tuple[str, bytes]]) -> None:
     gw = serving.gateway
     lines = []
-    for i, (label, data) in enumerate(pairs):
+    for i, (label, png) in enumerate(pairs):
         key = f"{kind.lower()}/{label}-{i:03}.png"
-        put_blob(gw, BUCKET, key, data)
-        lines.append(json.dumps(manifest_line(f"s3://{BUCKET}/{key}", label)))
+        put_blob(gw, BUCKET, key, png)
+        lines.append(json.dumps(manifest.classification(f"s3://{BUCKET}/{key}", label)))
     put_blob(gw, BUCKET, f"{kind}.manifest", ("\n".join(lines) + "\n").encode())
     arn = serving.client.create_dataset(
         project_arn=project, dataset_type=kind,
