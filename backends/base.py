@@ -1,8 +1,11 @@
 """The contract between the gateway and a backend.
 
-A backend implements one async method per RPC (the snake_case of the RPC name): proto
-request in, proto response out, errors raised as `labelgate.errors` classes. Backends never
-see gRPC types; the gateway's router calls them with a `RequestContext`.
+A backend handles each RPC with one async callable, found once at start-up (`handler_table`):
+by default its method named after the RPC (the snake_case of the name). Proto request in,
+proto response out, errors raised as `labelgate.errors` classes. Backends never see gRPC
+types; the gateway's dispatcher calls them with a `RequestContext`. An RPC a backend does not
+serve is named in its `unimplemented` set (callers get NotImplementedOperation); one neither
+served nor named stops the gateway from starting.
 
 Backends register in the entry-point group `labelgate.backends`; each entry point names a
 class with a `from_config(config, *, data_dir)` factory.
@@ -19,15 +22,18 @@ first iterated.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labelgate.errors import NotImplementedOperation
-from labelgate.v1 import custom_labels_pb2 as pb
+from google.protobuf.message import Message
+
+from labelgate.shapes import OPERATIONS, STREAMING_OPERATIONS, snake_operation
 
 BACKEND_ENTRY_POINT_GROUP = "labelgate.backends"
+#: Every RPC of the service, from its descriptor: the AWS operations, then the extensions.
+ALL_OPERATIONS: tuple[str, ...] = (*OPERATIONS, *STREAMING_OPERATIONS)
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,22 @@ class RequestContext:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+Handler = Callable[[Message, RequestContext], Any]  # an awaitable, or an async iterator
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """One async method per Custom Labels operation, plus lifecycle and ARN ownership."""
+    """Lifecycle, ARN ownership and one handler per operation of the service.
+
+    Handlers are found once, at start-up (`handler_table`): a backend's `handlers()` when
+    it has one, else its methods named after the operations (`create_project` for
+    CreateProject). Every operation of the service must have a handler or be listed in
+    `unimplemented`; anything else stops the gateway from starting, so a missing method is
+    never first met by a caller.
+    """
 
     name: str
+    unimplemented: frozenset[str]
 
     async def start(self) -> None:
         """Open stores, resume background work. Health turns SERVING after every start()."""
@@ -54,91 +71,12 @@ class Backend(Protocol):
     def owns_arn(self, arn: str) -> bool:
         """True when `arn` names a resource this backend holds (routing by ARN)."""
 
-    async def create_project(
-        self, request: pb.CreateProjectRequest, context: RequestContext
-    ) -> pb.CreateProjectResponse: ...
-    async def describe_projects(
-        self, request: pb.DescribeProjectsRequest, context: RequestContext
-    ) -> pb.DescribeProjectsResponse: ...
-    async def delete_project(
-        self, request: pb.DeleteProjectRequest, context: RequestContext
-    ) -> pb.DeleteProjectResponse: ...
-    async def create_project_version(
-        self, request: pb.CreateProjectVersionRequest, context: RequestContext
-    ) -> pb.CreateProjectVersionResponse: ...
-    async def describe_project_versions(
-        self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
-    ) -> pb.DescribeProjectVersionsResponse: ...
-    async def start_project_version(
-        self, request: pb.StartProjectVersionRequest, context: RequestContext
-    ) -> pb.StartProjectVersionResponse: ...
-    async def stop_project_version(
-        self, request: pb.StopProjectVersionRequest, context: RequestContext
-    ) -> pb.StopProjectVersionResponse: ...
-    async def delete_project_version(
-        self, request: pb.DeleteProjectVersionRequest, context: RequestContext
-    ) -> pb.DeleteProjectVersionResponse: ...
-    async def copy_project_version(
-        self, request: pb.CopyProjectVersionRequest, context: RequestContext
-    ) -> pb.CopyProjectVersionResponse: ...
-    async def create_dataset(
-        self, request: pb.CreateDatasetRequest, context: RequestContext
-    ) -> pb.CreateDatasetResponse: ...
-    async def describe_dataset(
-        self, request: pb.DescribeDatasetRequest, context: RequestContext
-    ) -> pb.DescribeDatasetResponse: ...
-    async def delete_dataset(
-        self, request: pb.DeleteDatasetRequest, context: RequestContext
-    ) -> pb.DeleteDatasetResponse: ...
-    async def list_dataset_entries(
-        self, request: pb.ListDatasetEntriesRequest, context: RequestContext
-    ) -> pb.ListDatasetEntriesResponse: ...
-    async def list_dataset_labels(
-        self, request: pb.ListDatasetLabelsRequest, context: RequestContext
-    ) -> pb.ListDatasetLabelsResponse: ...
-    async def update_dataset_entries(
-        self, request: pb.UpdateDatasetEntriesRequest, context: RequestContext
-    ) -> pb.UpdateDatasetEntriesResponse: ...
-    async def distribute_dataset_entries(
-        self, request: pb.DistributeDatasetEntriesRequest, context: RequestContext
-    ) -> pb.DistributeDatasetEntriesResponse: ...
-    async def detect_custom_labels(
-        self, request: pb.DetectCustomLabelsRequest, context: RequestContext
-    ) -> pb.DetectCustomLabelsResponse: ...
-    async def put_project_policy(
-        self, request: pb.PutProjectPolicyRequest, context: RequestContext
-    ) -> pb.PutProjectPolicyResponse: ...
-    async def list_project_policies(
-        self, request: pb.ListProjectPoliciesRequest, context: RequestContext
-    ) -> pb.ListProjectPoliciesResponse: ...
-    async def delete_project_policy(
-        self, request: pb.DeleteProjectPolicyRequest, context: RequestContext
-    ) -> pb.DeleteProjectPolicyResponse: ...
-    async def tag_resource(
-        self, request: pb.TagResourceRequest, context: RequestContext
-    ) -> pb.TagResourceResponse: ...
-    async def untag_resource(
-        self, request: pb.UntagResourceRequest, context: RequestContext
-    ) -> pb.UntagResourceResponse: ...
-    async def list_tags_for_resource(
-        self, request: pb.ListTagsForResourceRequest, context: RequestContext
-    ) -> pb.ListTagsForResourceResponse: ...
-    # Extensions (server streaming).
-    def watch_project_version(
-        self, request: pb.WatchProjectVersionRequest, context: RequestContext
-    ) -> AsyncIterator[pb.WatchProjectVersionResponse]: ...
-    def export_project_version(
-        self, request: pb.ExportProjectVersionRequest, context: RequestContext
-    ) -> AsyncIterator[pb.ExportProjectVersionResponse]: ...
-    def get_inference_usage(
-        self, request: pb.GetInferenceUsageRequest, context: RequestContext
-    ) -> AsyncIterator[pb.GetInferenceUsageResponse]: ...
-
 
 class BackendBase:
-    """Defaults for a backend: every operation answers UNIMPLEMENTED with a clear message."""
+    """Defaults for a backend: nothing to start or stop, no ARNs, nothing unimplemented."""
 
     name = "base"
+    unimplemented: frozenset[str] = frozenset()
 
     async def start(self) -> None:
         return None
@@ -149,140 +87,56 @@ class BackendBase:
     def owns_arn(self, arn: str) -> bool:
         return False
 
-    def not_implemented(self, operation: str) -> NotImplementedOperation:
-        return NotImplementedOperation(
-            f"{operation} is not implemented by the {self.name!r} backend yet"
-        )
 
-    async def create_project(
-        self, request: pb.CreateProjectRequest, context: RequestContext
-    ) -> pb.CreateProjectResponse:
-        raise self.not_implemented("CreateProject")
+class IncompleteBackend(ValueError):
+    """A backend has no handler for an operation it does not declare unimplemented."""
 
-    async def describe_projects(
-        self, request: pb.DescribeProjectsRequest, context: RequestContext
-    ) -> pb.DescribeProjectsResponse:
-        raise self.not_implemented("DescribeProjects")
 
-    async def delete_project(
-        self, request: pb.DeleteProjectRequest, context: RequestContext
-    ) -> pb.DeleteProjectResponse:
-        raise self.not_implemented("DeleteProject")
+def operation_method(operation: str) -> str:
+    """The method name that implements `operation` (CreateProject -> create_project)."""
+    return snake_operation(operation)
 
-    async def create_project_version(
-        self, request: pb.CreateProjectVersionRequest, context: RequestContext
-    ) -> pb.CreateProjectVersionResponse:
-        raise self.not_implemented("CreateProjectVersion")
 
-    async def describe_project_versions(
-        self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
-    ) -> pb.DescribeProjectVersionsResponse:
-        raise self.not_implemented("DescribeProjectVersions")
+def methods_for(*providers: object) -> dict[str, Handler]:
+    """{operation: bound method} for the methods of `providers` named after operations.
 
-    async def start_project_version(
-        self, request: pb.StartProjectVersionRequest, context: RequestContext
-    ) -> pb.StartProjectVersionResponse:
-        raise self.not_implemented("StartProjectVersion")
+    One operation found on two providers is an error: which one answers must never depend
+    on the order they are listed in.
+    """
+    table: dict[str, Handler] = {}
+    for operation in ALL_OPERATIONS:
+        found = [getattr(p, operation_method(operation)) for p in providers
+                 if callable(getattr(p, operation_method(operation), None))]
+        if len(found) > 1:
+            raise IncompleteBackend(f"{operation} is implemented twice: {found}")
+        if found:
+            table[operation] = found[0]
+    return table
 
-    async def stop_project_version(
-        self, request: pb.StopProjectVersionRequest, context: RequestContext
-    ) -> pb.StopProjectVersionResponse:
-        raise self.not_implemented("StopProjectVersion")
 
-    async def delete_project_version(
-        self, request: pb.DeleteProjectVersionRequest, context: RequestContext
-    ) -> pb.DeleteProjectVersionResponse:
-        raise self.not_implemented("DeleteProjectVersion")
+def handler_table(backend: Backend) -> dict[str, Handler | None]:
+    """Every operation's handler (None: declared unimplemented); IncompleteBackend when one
+    is neither implemented nor declared."""
+    provided = getattr(backend, "handlers", None)
+    table: dict[str, Handler | None] = dict(provided() if callable(provided)
+                                            else methods_for(backend))
+    unknown = sorted(set(table) - set(ALL_OPERATIONS))
+    if unknown:
+        raise IncompleteBackend(f"backend {backend.name!r} has handlers for unknown "
+                                f"operations: {', '.join(unknown)}")
+    declared = frozenset(getattr(backend, "unimplemented", ()))
+    missing = [op for op in ALL_OPERATIONS if op not in table and op not in declared]
+    if missing:
+        raise IncompleteBackend(
+            f"backend {backend.name!r} implements neither these operations nor lists them "
+            f"in `unimplemented`: {', '.join(missing)}")
+    return {op: table.get(op) for op in ALL_OPERATIONS}
 
-    async def copy_project_version(
-        self, request: pb.CopyProjectVersionRequest, context: RequestContext
-    ) -> pb.CopyProjectVersionResponse:
-        raise self.not_implemented("CopyProjectVersion")
 
-    async def create_dataset(
-        self, request: pb.CreateDatasetRequest, context: RequestContext
-    ) -> pb.CreateDatasetResponse:
-        raise self.not_implemented("CreateDataset")
-
-    async def describe_dataset(
-        self, request: pb.DescribeDatasetRequest, context: RequestContext
-    ) -> pb.DescribeDatasetResponse:
-        raise self.not_implemented("DescribeDataset")
-
-    async def delete_dataset(
-        self, request: pb.DeleteDatasetRequest, context: RequestContext
-    ) -> pb.DeleteDatasetResponse:
-        raise self.not_implemented("DeleteDataset")
-
-    async def list_dataset_entries(
-        self, request: pb.ListDatasetEntriesRequest, context: RequestContext
-    ) -> pb.ListDatasetEntriesResponse:
-        raise self.not_implemented("ListDatasetEntries")
-
-    async def list_dataset_labels(
-        self, request: pb.ListDatasetLabelsRequest, context: RequestContext
-    ) -> pb.ListDatasetLabelsResponse:
-        raise self.not_implemented("ListDatasetLabels")
-
-    async def update_dataset_entries(
-        self, request: pb.UpdateDatasetEntriesRequest, context: RequestContext
-    ) -> pb.UpdateDatasetEntriesResponse:
-        raise self.not_implemented("UpdateDatasetEntries")
-
-    async def distribute_dataset_entries(
-        self, request: pb.DistributeDatasetEntriesRequest, context: RequestContext
-    ) -> pb.DistributeDatasetEntriesResponse:
-        raise self.not_implemented("DistributeDatasetEntries")
-
-    async def detect_custom_labels(
-        self, request: pb.DetectCustomLabelsRequest, context: RequestContext
-    ) -> pb.DetectCustomLabelsResponse:
-        raise self.not_implemented("DetectCustomLabels")
-
-    async def put_project_policy(
-        self, request: pb.PutProjectPolicyRequest, context: RequestContext
-    ) -> pb.PutProjectPolicyResponse:
-        raise self.not_implemented("PutProjectPolicy")
-
-    async def list_project_policies(
-        self, request: pb.ListProjectPoliciesRequest, context: RequestContext
-    ) -> pb.ListProjectPoliciesResponse:
-        raise self.not_implemented("ListProjectPolicies")
-
-    async def delete_project_policy(
-        self, request: pb.DeleteProjectPolicyRequest, context: RequestContext
-    ) -> pb.DeleteProjectPolicyResponse:
-        raise self.not_implemented("DeleteProjectPolicy")
-
-    async def tag_resource(
-        self, request: pb.TagResourceRequest, context: RequestContext
-    ) -> pb.TagResourceResponse:
-        raise self.not_implemented("TagResource")
-
-    async def untag_resource(
-        self, request: pb.UntagResourceRequest, context: RequestContext
-    ) -> pb.UntagResourceResponse:
-        raise self.not_implemented("UntagResource")
-
-    async def list_tags_for_resource(
-        self, request: pb.ListTagsForResourceRequest, context: RequestContext
-    ) -> pb.ListTagsForResourceResponse:
-        raise self.not_implemented("ListTagsForResource")
-
-    def watch_project_version(
-        self, request: pb.WatchProjectVersionRequest, context: RequestContext
-    ) -> AsyncIterator[pb.WatchProjectVersionResponse]:
-        raise self.not_implemented("WatchProjectVersion")
-
-    def export_project_version(
-        self, request: pb.ExportProjectVersionRequest, context: RequestContext
-    ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
-        raise self.not_implemented("ExportProjectVersion")
-
-    def get_inference_usage(
-        self, request: pb.GetInferenceUsageRequest, context: RequestContext
-    ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
-        raise self.not_implemented("GetInferenceUsage")
+def undefined_operations(cls: type) -> frozenset[str]:
+    """The operations `cls` has no method for (test backends that answer only a few)."""
+    return frozenset(op for op in ALL_OPERATIONS
+                     if not callable(getattr(cls, operation_method(op), None)))
 
 
 def available_backends() -> dict[str, importlib.metadata.EntryPoint]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labelgate.backends.base import RequestContext
+from labelgate.backends.base import RequestContext, handler_table
 from labelgate.backends.local import LocalBackend
 from labelgate.client import Client
 from labelgate.server.testing import running_gateway
@@ -55,11 +55,6 @@ def _seed(data_dir: Path) -> tuple[str, str]:
     return "bench-project", manifest.name
 
 
-def _method(name: str) -> str:
-    return {"DescribeProjects": "describe_projects", "DescribeDataset": "describe_dataset"}.get(
-        name, "list_dataset_entries")
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_gateway(data_dir=Path(tmp)) as gw, \
             Client(gw.address) as client:
@@ -80,7 +75,7 @@ def main() -> None:
         print(f"{'request':28s} {'in-process':>12s} {'via gRPC':>12s} {'ratio':>7s}")
         try:
             for name, request in requests.items():
-                method = getattr(backend, _method(name))
+                method = handler_table(backend)[name.split("(")[0]]
                 direct = _timed(lambda m=method, r=request: loop.run_until_complete(m(r, CTX)),
                                 CALLS)
                 rpc = getattr(stub, name.split("(")[0])

@@ -22,9 +22,10 @@ from grpc_reflection.v1alpha import reflection
 import labelgate
 from labelgate import constraints
 from labelgate.backends.base import Backend, load_backend
+from labelgate.server.access import GatewayAuthenticator
 from labelgate.server.aws_front import AwsJsonFront
 from labelgate.server.config import EPHEMERAL_METRICS_PORT, Settings
-from labelgate.server.interceptors import GatewayInterceptor
+from labelgate.server.dispatch import Dispatcher
 from labelgate.server.logging import configure_logging
 from labelgate.server.metrics import GatewayMetrics, MetricsServer
 from labelgate.server.router import Router
@@ -52,6 +53,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.health = health.aio.HealthServicer()
         self.router: Router | None = None
+        self.dispatcher: Dispatcher | None = None
         self.port: int | None = None  # bound gRPC port, known after start()
         self.metrics_port: int | None = None  # bound /metrics port, None when off
         self._server: aio.Server | None = None
@@ -88,6 +90,8 @@ class Gateway:
         s = self.settings
         self.backends = self._load_backends()
         self.router = Router(self.backends, s.default_backend)
+        self.dispatcher = Dispatcher(self.router, self.metrics,
+                                     authenticator=GatewayAuthenticator(s.aws_access_keys))
         for backend in self.backends.values():
             register = getattr(backend, "register_metrics", None)
             if register is not None:
@@ -96,7 +100,6 @@ class Gateway:
         for service in ("", SERVICE_NAME):
             await self.health.set(service, _NOT_SERVING)
         self._server = server = aio.server(
-            interceptors=[GatewayInterceptor(self.metrics)],
             options=[
                 ("grpc.max_receive_message_length", s.max_message_bytes),
                 ("grpc.max_send_message_length", s.max_message_bytes),
@@ -105,7 +108,7 @@ class Gateway:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        CustomLabelsServicer(self.router).add_to_server(server)
+        CustomLabelsServicer(self.dispatcher).add_to_server(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -123,7 +126,7 @@ class Gateway:
 
         if s.aws_port != 0:
             self._aws_front = AwsJsonFront(
-                self.router, metrics=self.metrics, access_keys=s.aws_access_keys,
+                self.dispatcher,
                 max_body_bytes=s.max_message_bytes * 2,  # base64 grows blobs by a third
             )
             self.aws_port = await self._aws_front.start(
@@ -136,6 +139,9 @@ class Gateway:
             log.info("starting backend %s", name)
             await backend.start()
             self._started.append(backend)
+        # Every backend has a handler (or an explicit "unimplemented") for every operation,
+        # or the gateway does not start: no caller meets a missing method.
+        self.router.bind()
         self.router.ready = True
         for service in ("", SERVICE_NAME):
             await self.health.set(service, _SERVING)

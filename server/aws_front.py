@@ -6,13 +6,14 @@ included, runs against labelgate.
              Content-Type: application/x-amz-json-1.1
              body: the operation's input as JSON (blobs base64, timestamps epoch seconds)
 
-Each request is converted once by the descriptor-driven converter (`labelgate.shapes`),
-checked against botocore's model (`max`, `pattern`, enums: what AWS validates server-side
-and botocore does not), routed by the same Router as gRPC, and answered with the output
-shape as JSON, or an AWS error body `{"__type": <error name>, "message": ...}` with its
-HTTP status. Extension fields (numbered from shapes.FIRST_EXTENSION_FIELD) are left out:
-AWS has no such members. With access keys configured every request must carry a valid
-SigV4 signature (sigv4.py); without, signatures are ignored, as a local endpoint would.
+An adapter onto the dispatcher (dispatch.py), as the gRPC servicer is: each request becomes
+a `Call` carrying the signed request as evidence (with access keys configured every request
+must carry a valid SigV4 signature, sigv4.py; without, signatures are ignored, as a local
+endpoint would) and a decoder for the body (the descriptor-driven converter,
+`labelgate.shapes`), and goes through the same authenticate → validate → route → meter →
+audit steps as gRPC. The answer is the output shape as JSON, or an AWS error body
+`{"__type": <error name>, "message": ...}` with its HTTP status. Extension fields (numbered
+from shapes.FIRST_EXTENSION_FIELD) are left out: AWS has no such members.
 
 A small HTTP/1.1 server on asyncio streams (keep-alive, Content-Length bodies): the
 protocol needs nothing more, and it keeps the gateway free of a web framework.
@@ -24,23 +25,21 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import Message
+
 from labelgate import shapes
-from labelgate.backends.base import RequestContext
-from labelgate.errors import InternalServerError, LabelgateError, error_class
+from labelgate.errors import LabelgateError, error_class
 from labelgate.server import calls, sigv4
-from labelgate.server.interceptors import NO_BACKEND
-from labelgate.server.metrics import GatewayMetrics
-from labelgate.server.router import Router
-from labelgate.server.servicer import CustomLabelsServicer
+from labelgate.server.dispatch import OPERATIONS, Call, Dispatcher
 
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "RekognitionService."
+TRANSPORT = "aws-json"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_HEADER_BYTES = 64 * 1024
 #: Error names answered with a server-side status; every other error is the caller's (400).
@@ -70,13 +69,10 @@ def error_response(error: LabelgateError, request_id: str) -> HttpResponse:
 
 
 class AwsJsonFront:
-    """Serves the AWS JSON 1.1 protocol on host:port, dispatching through `router`."""
+    """Serves the AWS JSON 1.1 protocol on host:port, each call through the dispatcher."""
 
-    def __init__(self, router: Router, *, metrics: GatewayMetrics | None = None,
-                 access_keys: Mapping[str, str] | None = None, max_body_bytes: int) -> None:
-        self.servicer = CustomLabelsServicer(router)
-        self.metrics = metrics
-        self.access_keys = dict(access_keys or {})
+    def __init__(self, dispatcher: Dispatcher, *, max_body_bytes: int) -> None:
+        self.dispatcher = dispatcher
         self.max_body_bytes = max_body_bytes
         self.port: int | None = None
         self._server: asyncio.Server | None = None
@@ -174,56 +170,41 @@ class AwsJsonFront:
     async def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                      request_id: str) -> HttpResponse:
         """One AWS JSON 1.1 call: HTTP parts in, HTTP response out (transport-free)."""
-        operation = headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
-        state = calls.CallState(request_id, operation or "unknown")
-        token = calls.enter(state)
-        started = time.perf_counter()
-        code = "OK"
         try:
-            if self.access_keys:
-                sigv4.verify(sigv4.SignedRequest(method, target, headers, body),
-                             self.access_keys)
-            if method != "POST" or target.split("?", 1)[0] not in ("/", ""):
-                raise error_class("UnknownOperationException")(
-                    "Only POST / is served (the AWS JSON 1.1 protocol)")
-            if operation not in shapes.OPERATIONS:
-                raise error_class("UnknownOperationException")(
-                    f"Unknown operation {headers.get('x-amz-target', '')!r}; expected "
-                    f"X-Amz-Target: {TARGET_PREFIX}<Operation>")
-            response = await self._call(operation, body, request_id)
-            return HttpResponse(200, response, request_id)
+            call = self._call(method, target, headers, body, request_id)
+            response = await self.dispatcher.call(call)
         except LabelgateError as error:
-            code = error.code
-            log.debug("%s failed: %s", operation, error.one_line())
             return error_response(error, request_id)
-        except Exception:
-            code = "InternalServerError"
-            log.exception("unexpected error in %s (AWS front)", operation)
-            return error_response(InternalServerError(
-                f"Internal server error; quote request id {request_id} when reporting it"),
-                request_id)
-        finally:
-            if self.metrics is not None and operation in shapes.OPERATIONS:
-                self.metrics.observe(operation, state.backend or NO_BACKEND, code,
-                                     time.perf_counter() - started)
-            calls.leave(token)
-
-    async def _call(self, operation: str, body: bytes, request_id: str) -> bytes:
-        try:
-            params = json.loads(body or b"{}")
-        except ValueError:
-            raise error_class("SerializationException")("The request body is not JSON") \
-                from None
-        if not isinstance(params, dict):
-            raise error_class("SerializationException")("The request body must be an object")
-        request_type, _ = shapes.operation_types(operation)
-        request = shapes.from_aws(params, request_type, blobs="base64")
-        context = RequestContext(request_id=request_id, operation=operation, metadata={})
-        # The gRPC servicer's own step: max/pattern/enum checks, then the router.
-        response = await self.servicer.dispatch(operation, request, context)
         data: Any = shapes.to_aws(response, times="epoch", blobs="base64", include_empty=True,
                                   extensions=False)
-        return json.dumps(data).encode()
+        return HttpResponse(200, json.dumps(data).encode(), request_id)
+
+    def _call(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
+              request_id: str) -> Call:
+        """The dispatcher's Call for an HTTP request; the body is decoded only once the
+        dispatcher has authenticated the caller."""
+        name = headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
+        operation = OPERATIONS.get(name)
+        if method != "POST" or target.split("?", 1)[0] not in ("/", ""):
+            raise error_class("UnknownOperationException")(
+                "Only POST / is served (the AWS JSON 1.1 protocol)")
+        if operation is None or operation.streaming:  # the extensions are gRPC only
+            raise error_class("UnknownOperationException")(
+                f"Unknown operation {headers.get('x-amz-target', '')!r}; expected "
+                f"X-Amz-Target: {TARGET_PREFIX}<Operation>")
+        signed = sigv4.SignedRequest(method, target, headers, body)
+        return Call(operation, request_id, TRANSPORT, credentials=signed,
+                    decode=lambda: _decode(operation.request_type, body))
+
+
+def _decode(request_type: type[Message], body: bytes) -> Message:
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        raise error_class("SerializationException")("The request body is not JSON") from None
+    if not isinstance(params, dict):
+        raise error_class("SerializationException")("The request body must be an object")
+    return shapes.from_aws(params, request_type, blobs="base64")
 
 
 __all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "AwsJsonFront", "HttpResponse"]

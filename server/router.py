@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import descriptor as _d
 from google.protobuf.message import Message
 
-from labelgate.backends.base import Backend, RequestContext
+from labelgate.backends.base import Backend, Handler, RequestContext, handler_table
 from labelgate.errors import (
     InvalidParameterException,
     NotImplementedOperation,
@@ -23,7 +23,7 @@ from labelgate.errors import (
     ThrottlingException,
 )
 from labelgate.server import calls
-from labelgate.shapes import SERVICE, snake_operation
+from labelgate.shapes import SERVICE
 
 #: Backend name that receives AWS ARNs (`arn:aws:…`, `arn:aws-cn:…`) when it is configured.
 AWS_BACKEND = "aws"
@@ -96,6 +96,7 @@ class Router:
         self.backends = dict(backends)
         self.default = default
         self.ready = False
+        self._tables: dict[str, dict[str, Handler | None]] = {}
 
     def backend_for(self, operation: str, request: Message, context: RequestContext
                     ) -> tuple[str, Backend]:
@@ -123,6 +124,17 @@ class Router:
             f"(backends: {', '.join(sorted(self.backends))})"
         )
 
+    def bind(self) -> None:
+        """Find every backend's handlers now (after start: a backend may build its services
+        there); IncompleteBackend stops the gateway's start instead of failing a call."""
+        self._tables = {name: handler_table(backend) for name, backend in self.backends.items()}
+
+    def _table(self, name: str, backend: Backend) -> dict[str, Handler | None]:
+        table = self._tables.get(name)
+        if table is None:  # a router used without bind() (tests): found on first use
+            table = self._tables[name] = handler_table(backend)
+        return table
+
     def _method(self, operation: str, request: Message, context: RequestContext) -> Any:
         if not self.ready:
             raise ThrottlingException("labelgate is starting up; retry shortly")
@@ -130,15 +142,15 @@ class Router:
         state = calls.current()
         if state is not None:
             state.backend = name  # for metrics and logs
-        method = getattr(backend, snake_operation(operation), None)
-        if method is None:
+        handler = self._table(name, backend).get(operation)
+        if handler is None:
             raise NotImplementedOperation(
                 f"{operation} is not implemented by the {name!r} backend"
             )
-        return method
+        return handler
 
     async def dispatch(self, operation: str, request: Message, context: RequestContext) -> Any:
-        """Call the owning backend's method for `operation` and return its response."""
+        """Call the owning backend's handler for `operation` and return its response."""
         return await self._method(operation, request, context)(request, context)
 
     def open_stream(self, operation: str, request: Message, context: RequestContext

@@ -1,12 +1,7 @@
-"""The gRPC adapter for `labelgate.v1.CustomLabels`, built from the service descriptor.
-
-Thin by design (KServe's servicer over its dataplane): per call it builds the transport-free
-RequestContext, checks the request against the AWS API model, and hands it to the router.
-No per-operation code, so a new RPC in the proto needs no change here. Errors are raised, not
-reported: the interceptor turns them into statuses.
-
-The server-streaming extensions (`shapes.STREAMING_OPERATIONS`) have no AWS model to check
-against; their responses are relayed from the backend's async iterator as they come.
+"""The gRPC adapter for `labelgate.v1.CustomLabels`: one handler per RPC of the descriptor,
+each a `Call` handed to the dispatcher (dispatch.py), whose `LabelgateError`s become gRPC
+statuses here (AIP-193 ErrorInfo, errors.py). No per-operation code, so a new RPC in the
+proto needs no change here. Health and reflection are other services: untouched.
 """
 
 from __future__ import annotations
@@ -18,93 +13,68 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from labelgate import constraints, shapes
-from labelgate.backends.base import RequestContext
+from labelgate import shapes
+from labelgate.errors import LabelgateError
 from labelgate.server import calls
-from labelgate.server.router import Router
+from labelgate.server.dispatch import OPERATIONS, Call, Dispatcher, Operation
+from labelgate.server.errors import to_grpc_status
 
 SERVICE_NAME = shapes.SERVICE.full_name  # "labelgate.v1.CustomLabels"
+TRANSPORT = "grpc"
 
 
 class CustomLabelsServicer:
-    """One async behavior per RPC of the service, all the same three steps."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
 
     @staticmethod
-    def _context(operation: str, context: aio.ServicerContext) -> RequestContext:
+    async def _call(operation: Operation, request: Message, context: aio.ServicerContext
+                    ) -> Call:
         metadata = context.invocation_metadata()
-        state = calls.current()
-        request_id = state.request_id if state else calls.request_id_from(metadata)
-        return RequestContext(
-            request_id=request_id, operation=operation, metadata=calls.text_metadata(metadata)
-        )
+        request_id = calls.request_id_from(metadata)
+        # Sent first, so the caller gets the id on success and on every error alike.
+        await context.send_initial_metadata(((calls.REQUEST_ID_KEY, request_id),))
+        return Call(operation, request_id, TRANSPORT, request=request,
+                    metadata=calls.text_metadata(metadata))
 
-    async def handle_stream(self, operation: str, request: Message,
-                            context: aio.ServicerContext) -> AsyncIterator[Message]:
-        ctx = self._context(operation, context)
-        expected = shapes.operation_types(operation)[1]
-        async for response in self.router.open_stream(operation, request, ctx):
-            if not isinstance(response, expected):
-                raise TypeError(
-                    f"backend streamed {type(response).__name__} for {operation}, "
-                    f"expected {expected.__name__}"
-                )
-            yield response
-
-    async def handle(self, operation: str, request: Message, context: aio.ServicerContext
-                     ) -> Message:
-        return await self.dispatch(operation, request, self._context(operation, context))
-
-    async def dispatch(self, operation: str, request: Message, ctx: RequestContext) -> Message:
-        """Validate and route one AWS operation; shared by gRPC and the AWS front."""
-        # The API model's max/pattern/enum checks, made as AWS makes them server-side, before
-        # any backend sees the request.
-        constraints.validate_request(operation, shapes.to_aws(request))
-        response = await self.router.dispatch(operation, request, ctx)
-        expected = shapes.operation_types(operation)[1]
-        if not isinstance(response, expected):
-            # Caught here with a clear log line rather than as an opaque serializer failure.
-            raise TypeError(
-                f"backend returned {type(response).__name__} for {operation}, "
-                f"expected {expected.__name__}"
-            )
-        return response
-
-    def _behavior(self, operation: str
-                  ) -> Callable[[Message, aio.ServicerContext], Awaitable[Message]]:
+    def _unary(self, operation: Operation
+               ) -> Callable[[Message, aio.ServicerContext], Awaitable[Message]]:
         async def behavior(request: Message, context: aio.ServicerContext) -> Message:
-            return await self.handle(operation, request, context)
+            call = await self._call(operation, request, context)
+            try:
+                return await self.dispatcher.call(call)
+            except LabelgateError as error:
+                await context.abort_with_status(to_grpc_status(error, call.request_id))
+                raise  # not reached: abort raises
 
-        behavior.__name__ = operation
+        behavior.__name__ = operation.name
         return behavior
 
-    def _stream_behavior(self, operation: str
-                         ) -> Callable[[Message, aio.ServicerContext], AsyncIterator[Message]]:
+    def _streaming(self, operation: Operation
+                   ) -> Callable[[Message, aio.ServicerContext], AsyncIterator[Message]]:
         async def behavior(request: Message, context: aio.ServicerContext
                            ) -> AsyncIterator[Message]:
-            async for response in self.handle_stream(operation, request, context):
-                yield response
+            call = await self._call(operation, request, context)
+            try:
+                async for response in self.dispatcher.stream(call):
+                    yield response
+            except LabelgateError as error:
+                await context.abort_with_status(to_grpc_status(error, call.request_id))
 
-        behavior.__name__ = operation
+        behavior.__name__ = operation.name
         return behavior
 
     def method_handlers(self) -> dict[str, grpc.RpcMethodHandler]:
         handlers: dict[str, Any] = {}
-        for operation in shapes.OPERATIONS:
-            request_type, response_type = shapes.operation_types(operation)
-            handlers[operation] = grpc.unary_unary_rpc_method_handler(
-                self._behavior(operation),
-                request_deserializer=request_type.FromString,
-                response_serializer=response_type.SerializeToString,
-            )
-        for operation in shapes.STREAMING_OPERATIONS:
-            request_type, response_type = shapes.operation_types(operation)
-            handlers[operation] = grpc.unary_stream_rpc_method_handler(
-                self._stream_behavior(operation),
-                request_deserializer=request_type.FromString,
-                response_serializer=response_type.SerializeToString,
+        for operation in OPERATIONS.values():
+            make = (grpc.unary_stream_rpc_method_handler if operation.streaming
+                    else grpc.unary_unary_rpc_method_handler)
+            behavior = self._streaming(operation) if operation.streaming \
+                else self._unary(operation)
+            handlers[operation.name] = make(
+                behavior,
+                request_deserializer=operation.request_type.FromString,
+                response_serializer=operation.response_type.SerializeToString,
             )
         return handlers
 

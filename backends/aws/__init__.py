@@ -35,6 +35,8 @@ CONFIG_KEYS = frozenset({
 
 
 class AwsBackend(BackendBase):
+    # The labelgate extensions have no Rekognition counterpart.
+    unimplemented = frozenset(shapes.STREAMING_OPERATIONS)
     """Amazon Rekognition Custom Labels (or any endpoint speaking its protocol) via boto3."""
 
     name = "aws"

@@ -1,7 +1,8 @@
 """The local backend: Custom Labels on this machine, state in SQLite or PostgreSQL.
 
 `LocalBackend` wires the store, the blob store and one service per resource family, and
-hands each RPC to the service that owns it; the services hold the behaviour.
+hands each RPC to the service that owns it (`handlers()`: the service method named after the
+RPC); the services hold the behaviour.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labelgate.backends.base import BackendBase, RequestContext
+from labelgate.backends.base import BackendBase, RequestContext, methods_for
 from labelgate.backends.local.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
 from labelgate.backends.local.blobs import make_blob_store
 from labelgate.backends.local.datasets import DatasetService
@@ -80,6 +81,8 @@ def _page_token_secret(db: Database) -> bytes:
 
 class LocalBackend(BackendBase):
     name = "local"
+    # Until accounts exist (the security issue), a copy has nowhere to come from.
+    unimplemented = frozenset({"CopyProjectVersion"})
 
     def __init__(
         self,
@@ -150,12 +153,13 @@ class LocalBackend(BackendBase):
         self.training = TrainingService(db, blobs, self.arns, self.tags, data_dir=self.data_dir,
                                         config=self.trainer_config,
                                         metrics=self.training_metrics)
-        self.versions = VersionService(db, pages, self.tags, blobs=blobs,
-                                       data_dir=self.data_dir)
         self.serving = ServingService(
             db, blobs, make_runtime(self.serving_config, self._config, self.data_dir),
             data_dir=self.data_dir, config=self.serving_config, metrics=self.serving_metrics,
         )
+        self.versions = VersionService(db, pages, self.tags, blobs=blobs,
+                                       data_dir=self.data_dir,
+                                       running_units=self.serving.inference_units_status)
         self.blobs = blobs
         self.db = db
         await self.datasets.resume()
@@ -176,61 +180,13 @@ class LocalBackend(BackendBase):
     def owns_arn(self, arn: str) -> bool:
         return self.arns.owns(arn)
 
-    # Projects
-    async def create_project(
-        self, request: pb.CreateProjectRequest, context: RequestContext
-    ) -> pb.CreateProjectResponse:
-        return await self.projects.create_project(request, context)
+    def handlers(self) -> dict[str, Any]:
+        """Each operation's handler: the method named after it on the service that owns it
+        (found, not listed: a new RPC needs only its method on the right service)."""
+        return methods_for(self.projects, self.datasets, self.training, self.versions,
+                           self.serving, self.policies, self.tags, self)
 
-    async def describe_projects(
-        self, request: pb.DescribeProjectsRequest, context: RequestContext
-    ) -> pb.DescribeProjectsResponse:
-        return await self.projects.describe_projects(request, context)
-
-    async def delete_project(
-        self, request: pb.DeleteProjectRequest, context: RequestContext
-    ) -> pb.DeleteProjectResponse:
-        return await self.projects.delete_project(request, context)
-
-    # Models (project versions): CopyProjectVersion stays UNIMPLEMENTED for now.
-    async def create_project_version(
-        self, request: pb.CreateProjectVersionRequest, context: RequestContext
-    ) -> pb.CreateProjectVersionResponse:
-        return await self.training.create_project_version(request, context)
-
-    async def describe_project_versions(
-        self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
-    ) -> pb.DescribeProjectVersionsResponse:
-        response = await self.versions.describe_project_versions(request, context)
-        for description in response.project_version_descriptions:
-            # Extension: the units of a model running here (absent for any other status).
-            if description.status == pb.PROJECT_VERSION_STATUS_RUNNING:
-                status = self.serving.inference_units_status(description.project_version_arn)
-                if status is not None:
-                    description.inference_units_status.CopyFrom(status)
-        return response
-
-    async def delete_project_version(
-        self, request: pb.DeleteProjectVersionRequest, context: RequestContext
-    ) -> pb.DeleteProjectVersionResponse:
-        return await self.versions.delete_project_version(request, context)
-
-    async def start_project_version(
-        self, request: pb.StartProjectVersionRequest, context: RequestContext
-    ) -> pb.StartProjectVersionResponse:
-        return await self.serving.start_project_version(request, context)
-
-    async def stop_project_version(
-        self, request: pb.StopProjectVersionRequest, context: RequestContext
-    ) -> pb.StopProjectVersionResponse:
-        return await self.serving.stop_project_version(request, context)
-
-    async def detect_custom_labels(
-        self, request: pb.DetectCustomLabelsRequest, context: RequestContext
-    ) -> pb.DetectCustomLabelsResponse:
-        return await self.serving.detect_custom_labels(request, context)
-
-    # labelgate extensions (server streaming)
+    # labelgate extensions (server streaming) that belong to no single service
     def watch_project_version(
         self, request: pb.WatchProjectVersionRequest, context: RequestContext
     ) -> AsyncIterator[pb.WatchProjectVersionResponse]:
@@ -242,79 +198,6 @@ class LocalBackend(BackendBase):
     ) -> AsyncIterator[pb.ExportProjectVersionResponse]:
         assert self.db is not None
         return export(self.db, self.blobs, request.project_version_arn)
-
-    def get_inference_usage(
-        self, request: pb.GetInferenceUsageRequest, context: RequestContext
-    ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
-        return self.serving.inference_usage(request, context)
-
-    # Datasets
-    async def create_dataset(
-        self, request: pb.CreateDatasetRequest, context: RequestContext
-    ) -> pb.CreateDatasetResponse:
-        return await self.datasets.create_dataset(request, context)
-
-    async def describe_dataset(
-        self, request: pb.DescribeDatasetRequest, context: RequestContext
-    ) -> pb.DescribeDatasetResponse:
-        return await self.datasets.describe_dataset(request, context)
-
-    async def delete_dataset(
-        self, request: pb.DeleteDatasetRequest, context: RequestContext
-    ) -> pb.DeleteDatasetResponse:
-        return await self.datasets.delete_dataset(request, context)
-
-    async def list_dataset_entries(
-        self, request: pb.ListDatasetEntriesRequest, context: RequestContext
-    ) -> pb.ListDatasetEntriesResponse:
-        return await self.datasets.list_dataset_entries(request, context)
-
-    async def list_dataset_labels(
-        self, request: pb.ListDatasetLabelsRequest, context: RequestContext
-    ) -> pb.ListDatasetLabelsResponse:
-        return await self.datasets.list_dataset_labels(request, context)
-
-    async def update_dataset_entries(
-        self, request: pb.UpdateDatasetEntriesRequest, context: RequestContext
-    ) -> pb.UpdateDatasetEntriesResponse:
-        return await self.datasets.update_dataset_entries(request, context)
-
-    async def distribute_dataset_entries(
-        self, request: pb.DistributeDatasetEntriesRequest, context: RequestContext
-    ) -> pb.DistributeDatasetEntriesResponse:
-        return await self.datasets.distribute_dataset_entries(request, context)
-
-    # Project policies
-    async def put_project_policy(
-        self, request: pb.PutProjectPolicyRequest, context: RequestContext
-    ) -> pb.PutProjectPolicyResponse:
-        return await self.policies.put_project_policy(request, context)
-
-    async def list_project_policies(
-        self, request: pb.ListProjectPoliciesRequest, context: RequestContext
-    ) -> pb.ListProjectPoliciesResponse:
-        return await self.policies.list_project_policies(request, context)
-
-    async def delete_project_policy(
-        self, request: pb.DeleteProjectPolicyRequest, context: RequestContext
-    ) -> pb.DeleteProjectPolicyResponse:
-        return await self.policies.delete_project_policy(request, context)
-
-    # Tags
-    async def tag_resource(
-        self, request: pb.TagResourceRequest, context: RequestContext
-    ) -> pb.TagResourceResponse:
-        return await self.tags.tag_resource(request, context)
-
-    async def untag_resource(
-        self, request: pb.UntagResourceRequest, context: RequestContext
-    ) -> pb.UntagResourceResponse:
-        return await self.tags.untag_resource(request, context)
-
-    async def list_tags_for_resource(
-        self, request: pb.ListTagsForResourceRequest, context: RequestContext
-    ) -> pb.ListTagsForResourceResponse:
-        return await self.tags.list_tags_for_resource(request, context)
 
 
 __all__ = ["CONFIG_KEYS", "LocalBackend"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,16 @@ def _set_message(field: Message, stored: dict[str, Any]) -> None:
 
 class VersionService:
     def __init__(self, db: Database, pages: PageTokens, tags: TagService, *,
-                 blobs: BlobStore | None = None, data_dir: Path | None = None) -> None:
+                 blobs: BlobStore | None = None, data_dir: Path | None = None,
+                 running_units: Callable[[str], pb.InferenceUnitsStatus | None] | None = None
+                 ) -> None:
         self._db = db
         self._pages = pages
         self._tags = tags
         self._blobs = blobs
         self._data_dir = data_dir
+        # Serving's view of a running model's units (InferenceUnitsStatus, an extension).
+        self._running_units = running_units
 
     async def describe_project_versions(
         self, request: pb.DescribeProjectVersionsRequest, context: RequestContext
@@ -121,7 +126,14 @@ class VersionService:
                 response.next_token = self._pages.encode("DescribeProjectVersions", scope, last)
             return response
 
-        return await self._db.run(work)
+        response = await self._db.run(work)
+        for description in response.project_version_descriptions:
+            # Extension: the units of a model running here (absent for any other status).
+            if description.status == pb.PROJECT_VERSION_STATUS_RUNNING and self._running_units:
+                status = self._running_units(description.project_version_arn)
+                if status is not None:
+                    description.inference_units_status.CopyFrom(status)
+        return response
 
     async def delete_project_version(
         self, request: pb.DeleteProjectVersionRequest, context: RequestContext

@@ -203,6 +203,11 @@ def test_sigv4_is_verified_when_access_keys_are_configured(signed_front: Front) 
     assert (status, body["__type"]) == (403, "InvalidSignatureException")
     status, body = _post(url, b"{}", {"X-Amz-Target": "RekognitionService.DescribeProjects"})
     assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")
+    # The caller is authenticated before its body is parsed: an unsigned body that is not
+    # even JSON gets the authentication error, not a parsing one.
+    status, body = _post(url, b"{not json", {"X-Amz-Target":
+                                             "RekognitionService.DescribeProjects"})
+    assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")
 
 
 def test_without_access_keys_signatures_are_ignored(front: Front) -> None:

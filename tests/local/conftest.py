@@ -21,10 +21,16 @@ import psycopg
 import pytest
 from sqlalchemy.orm import Session
 
-from labelgate.backends.base import RequestContext
+from labelgate.backends.base import (
+    ALL_OPERATIONS,
+    RequestContext,
+    handler_table,
+    operation_method,
+)
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Base, Dataset, ProjectVersion
+from labelgate.errors import NotImplementedOperation
 from labelgate.v1 import custom_labels_pb2 as pb
 
 POSTGRES_ENV = "LABELGATE_TEST_POSTGRES_URL"
@@ -100,6 +106,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return emptied_database(request, request.param, tmp_path)
 
 
+def backend_handler(backend: Any, method_name: str) -> Callable[..., Any]:
+    """A started backend's handler for the operation `method_name` names, as the gateway
+    finds it (the operation's snake_case name: create_project)."""
+    by_method = {operation_method(op): op for op in ALL_OPERATIONS}
+    if method_name not in by_method:
+        raise AttributeError(method_name)
+    operation = by_method[method_name]
+    handler = handler_table(backend)[operation]
+    if handler is None:  # declared unimplemented: answered as the gateway answers it
+        async def unimplemented(request: Any, context: RequestContext) -> Any:
+            raise NotImplementedOperation(f"{operation} is not implemented by {backend.name}")
+
+        return unimplemented
+    return handler
+
+
 class Local:
     """A running LocalBackend: attribute access gives its RPCs as plain functions."""
 
@@ -107,13 +129,17 @@ class Local:
         self.backend = backend
         self._runner = runner
 
+    def handler(self, method_name: str) -> Callable[..., Any]:
+        """The backend's handler for the operation `method_name` names (create_project)."""
+        return backend_handler(self.backend, method_name)
+
     def __getattr__(self, operation: str) -> Callable[[Any], Any]:
-        method = getattr(self.backend, operation)
+        method = self.handler(operation)
         return lambda request: self._runner.run(method(request, CONTEXT))
 
     def concurrently(self, operation: str, requests: list[Any]) -> list[Any]:
         """Send all `requests` at once; each result is a response or the exception raised."""
-        method = getattr(self.backend, operation)
+        method = self.handler(operation)
 
         async def send_all() -> list[Any]:
             calls = (method(request, CONTEXT) for request in requests)

@@ -10,7 +10,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from labelgate.backends.base import BackendBase, RequestContext
+from labelgate.backends.base import BackendBase, RequestContext, undefined_operations
 from labelgate.v1 import custom_labels_pb2 as pb
 from labelgate.v1 import custom_labels_pb2_grpc as pb_grpc
 
@@ -89,6 +89,10 @@ class RecordingBackend(BackendBase):
         self.calls.append(Recorded("CopyProjectVersion", request, context))
         return pb.CopyProjectVersionResponse(
             project_version_arn=project_arn(self.name) + "/version/v/1")
+
+
+# It answers a few operations on purpose: the rest are declared, so it starts.
+RecordingBackend.unimplemented = undefined_operations(RecordingBackend)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from labelgate import errors
-from labelgate.backends.base import RequestContext
+from labelgate.backends.base import IncompleteBackend, RequestContext
 from labelgate.server.router import Router, request_arns
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.server.conftest import RecordingBackend, project_arn
@@ -112,23 +112,25 @@ def test_aws_arn_without_aws_backend_is_not_found(router):
         dispatch(router, "DeleteProject", pb.DeleteProjectRequest(project_arn=AWS_PROJECT))
 
 
-def test_operation_the_backend_lacks_is_not_implemented(router):
-    # BackendBase answers NotImplementedOperation for everything RecordingBackend leaves out.
+def test_operation_the_backend_declares_unimplemented_answers_not_implemented(router):
+    # RecordingBackend lists everything it does not answer in `unimplemented`.
     with pytest.raises(errors.NotImplementedOperation, match="DescribeDataset"):
         dispatch(router, "DescribeDataset", pb.DescribeDatasetRequest(dataset_arn=A_PROJECT))
 
 
-def test_backend_without_the_method_at_all_is_not_implemented():
+def test_a_backend_missing_an_operation_is_found_at_start_up():
     class Bare:
         name = "bare"
 
         def owns_arn(self, arn: str) -> bool:
             return True
 
+        async def describe_projects(self, request, context):
+            return pb.DescribeProjectsResponse()
+
     router = Router({"bare": Bare()}, default="bare")  # type: ignore[dict-item]
-    router.ready = True
-    with pytest.raises(errors.NotImplementedOperation, match="'bare'"):
-        dispatch(router, "DescribeProjects", pb.DescribeProjectsRequest())
+    with pytest.raises(IncompleteBackend, match=r"'bare'.*CreateProject"):
+        router.bind()
 
 
 def test_calls_before_backends_started_are_throttled(backends):

@@ -30,6 +30,7 @@ from tests.local.conftest import (  # noqa: F401  (session fixtures used by `dat
     DATABASES,
     _postgres_migrated,
     _sqlite_template,
+    backend_handler,
     emptied_database,
 )
 from tests.training_jobs import data
@@ -76,12 +77,12 @@ class Jobs:
         return self.runner.run(coro)
 
     def call(self, operation: str, request: Any) -> Any:
-        return self.run(getattr(self.backend, operation)(request, CONTEXT))
+        return self.run(backend_handler(self.backend, operation)(request, CONTEXT))
 
     def collect(self, operation: str, request: Any) -> list[Any]:
         """Every message of a streaming RPC."""
         async def gather() -> list[Any]:
-            return [m async for m in getattr(self.backend, operation)(request, CONTEXT)]
+            return [m async for m in backend_handler(self.backend, operation)(request, CONTEXT)]
 
         return self.run(gather())
 

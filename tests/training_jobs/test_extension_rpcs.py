@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from labelgate import errors, shapes
-from labelgate.backends.base import BackendBase
+from labelgate.backends.base import BackendBase, undefined_operations
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
@@ -194,6 +194,9 @@ class _BrokenStreams(BackendBase):
 
     def watch_project_version(self, request, context):
         return self._watch()
+
+
+_BrokenStreams.unimplemented = undefined_operations(_BrokenStreams)
 
 
 def test_a_stream_that_breaks_ends_with_internal_error_and_no_detail():

@@ -590,7 +590,7 @@ class ServingService:
         if row is not None:
             await self.usage.close(row, reason=reason)
 
-    async def inference_usage(self, request: pb.GetInferenceUsageRequest,
+    async def get_inference_usage(self, request: pb.GetInferenceUsageRequest,
                               context: RequestContext
                               ) -> AsyncIterator[pb.GetInferenceUsageResponse]:
         """The GetInferenceUsage stream: one message per model that ran in the range."""
