@@ -92,11 +92,6 @@ class IncompleteBackend(ValueError):
     """A backend has no handler for an operation it does not declare unimplemented."""
 
 
-def operation_method(operation: str) -> str:
-    """The method name that implements `operation` (CreateProject -> create_project)."""
-    return snake_operation(operation)
-
-
 def methods_for(*providers: object) -> dict[str, Handler]:
     """{operation: bound method} for the methods of `providers` named after operations.
 
@@ -105,8 +100,8 @@ def methods_for(*providers: object) -> dict[str, Handler]:
     """
     table: dict[str, Handler] = {}
     for operation in ALL_OPERATIONS:
-        found = [getattr(p, operation_method(operation)) for p in providers
-                 if callable(getattr(p, operation_method(operation), None))]
+        found = [getattr(p, snake_operation(operation)) for p in providers
+                 if callable(getattr(p, snake_operation(operation), None))]
         if len(found) > 1:
             raise IncompleteBackend(f"{operation} is implemented twice: {found}")
         if found:
@@ -136,7 +131,7 @@ def handler_table(backend: Backend) -> dict[str, Handler | None]:
 def undefined_operations(cls: type) -> frozenset[str]:
     """The operations `cls` has no method for (test backends that answer only a few)."""
     return frozenset(op for op in ALL_OPERATIONS
-                     if not callable(getattr(cls, operation_method(op), None)))
+                     if not callable(getattr(cls, snake_operation(op), None)))
 
 
 def available_backends() -> dict[str, importlib.metadata.EntryPoint]:

@@ -104,6 +104,16 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def dial_address(host: str, port: int) -> str:
+    """The address a client on this machine dials to reach a server bound to `host`: a
+    wildcard bind is reached on loopback."""
+    if host in ("0.0.0.0", ""):
+        return _join_host_port("127.0.0.1", port)
+    if host in ("::", "[::]"):
+        return _join_host_port("::1", port)
+    return _join_host_port(host, port)
+
+
 def _join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -1,8 +1,9 @@
 """`python -m labelgate.server.healthcheck [ADDRESS]`: exit 0 when the gateway answers SERVING.
 
 For container HEALTHCHECKs and scripts. The address defaults to the one the gateway itself
-would bind from the same settings (`LABELGATE_PORT`, ...), with a wildcard host asked on
-loopback, so the check follows the configuration instead of repeating it.
+would bind from the same settings (`LABELGATE_PORT`, ...), a wildcard host dialled on
+loopback (`config.dial_address`), so the check follows the configuration instead of
+repeating it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from labelgate.server.config import ConfigError, load_settings
+from labelgate.server.config import ConfigError, dial_address, load_settings
 
-WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 TIMEOUT_S = 3.0
 
 
 def default_address() -> str:
     settings = load_settings()
-    host = "127.0.0.1" if settings.host in WILDCARDS else settings.host
-    return settings.replace(host=host).address
+    return dial_address(settings.host, settings.port)
 
 
 def check(address: str, timeout: float = TIMEOUT_S) -> bool:

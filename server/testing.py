@@ -21,7 +21,7 @@ from typing import Any
 
 from labelgate.backends.base import Backend
 from labelgate.server.app import Gateway
-from labelgate.server.config import EPHEMERAL_METRICS_PORT, Settings
+from labelgate.server.config import EPHEMERAL_METRICS_PORT, Settings, dial_address
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -54,15 +54,6 @@ def _test_settings(settings: Settings | None, overrides: dict[str, Any], data_di
         settings = Settings(shutdown_grace_seconds=1.0, data_dir=data_dir or Path("."))
     changes.update({k: v for k, v in overrides.items() if v is not None})
     return settings.replace(**changes)
-
-
-def _dial_address(gateway: Gateway) -> str:
-    host = gateway.settings.host
-    if host in ("0.0.0.0", ""):
-        return f"127.0.0.1:{gateway.port}"
-    if host == "::":
-        return f"[::1]:{gateway.port}"
-    return gateway.address
 
 
 @contextmanager
@@ -118,7 +109,7 @@ def running_gateway(
         assert gateway.port is not None
         try:
             yield RunningGateway(
-                address=_dial_address(gateway),
+                address=dial_address(gateway.settings.host, gateway.port),
                 port=gateway.port,
                 metrics_port=gateway.metrics_port,
                 gateway=gateway,

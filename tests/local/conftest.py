@@ -25,12 +25,12 @@ from labelgate.backends.base import (
     ALL_OPERATIONS,
     RequestContext,
     handler_table,
-    operation_method,
 )
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import Base, Dataset, ProjectVersion
 from labelgate.errors import NotImplementedOperation
+from labelgate.shapes import snake_operation
 from labelgate.v1 import custom_labels_pb2 as pb
 
 POSTGRES_ENV = "LABELGATE_TEST_POSTGRES_URL"
@@ -109,7 +109,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def backend_handler(backend: Any, method_name: str) -> Callable[..., Any]:
     """A started backend's handler for the operation `method_name` names, as the gateway
     finds it (the operation's snake_case name: create_project)."""
-    by_method = {operation_method(op): op for op in ALL_OPERATIONS}
+    by_method = {snake_operation(op): op for op in ALL_OPERATIONS}
     if method_name not in by_method:
         raise AttributeError(method_name)
     operation = by_method[method_name]

@@ -14,10 +14,12 @@ import re
 import signal
 from collections.abc import Iterable
 
+from labelgate.backends.local.manifests import FILE_ERROR_MESSAGES
 from labelgate.backends.local.safe_messages import scrub
+from labelgate.backends.local.training.processes import signal_name
 
 SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
-IMAGE_COPY_MESSAGE = "Failed to copy images from S3 bucket."  # ERROR_FAILED_IMAGES_S3_COPY
+IMAGE_COPY_MESSAGE = FILE_ERROR_MESSAGES["ERROR_FAILED_IMAGES_S3_COPY"]
 #: Said after each message so the reader knows where the rest of the story is.
 OPERATOR_HINT = "The gateway's log has the details."
 MEMORY_MESSAGE = (
@@ -55,10 +57,7 @@ def worker_failure_message(returncode: int | None, error_type: str | None = None
     elif returncode == -signal.SIGKILL:
         what = KILLED_MESSAGE
     elif returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
+        name = signal_name(-returncode) or f"signal {-returncode}"
         what = f"The training worker was stopped by {name} before it finished."
     elif returncode == 0:
         what = "The training worker ended without reporting a result."

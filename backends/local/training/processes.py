@@ -124,13 +124,18 @@ async def wait_or_kill(process: asyncio.subprocess.Process, grace_s: float) -> N
         await process.wait()
 
 
+def signal_name(number: int) -> str | None:
+    """`SIGKILL` for 9; None for a number that names no signal."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return None
+
+
 def describe_exit(returncode: int) -> str:
     """`exited with code 1` / `was killed by signal SIGKILL (9)`."""
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = "signal"
+        name = signal_name(-returncode) or "signal"
         return f"was killed by signal {name} ({-returncode})"
     return f"exited with code {returncode}"
 
@@ -139,6 +144,7 @@ __all__ = [
     "WORKER_MODULE",
     "describe_exit",
     "is_worker_for",
+    "signal_name",
     "stop_stale_worker",
     "terminate",
     "this_host",

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.manifests import FILE_ERROR_MESSAGES
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.models import ProjectVersion
 from labelgate.backends.local.training import processes
@@ -74,7 +75,7 @@ from labelgate.errors import InvalidS3ObjectException
 
 log = logging.getLogger(__name__)
 
-OUTPUT_MESSAGE = "Unable to write to output S3 bucket."  # ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET
+OUTPUT_MESSAGE = FILE_ERROR_MESSAGES["ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET"]
 JOB_FILE, LOG_FILE, PREVIOUS_LOG_FILE = "job.json", "worker.log", "worker.previous.log"
 TRAINING_DIR = "training"
 
