@@ -44,7 +44,7 @@ from bench.gateway_process import GatewayProcess, gateway_process
 from bench.training_data import BUCKET, StagedManifest, stage_manifest
 from labelgate.backends.local.inference import pipeline
 from labelgate.backends.local.inference.card import ModelCard
-from labelgate.backends.local.inference.images import open_rgb
+from labelgate.backends.local.inference.imaging import open_rgb
 from labelgate.backends.local.inference.predictor import open_session
 from labelgate.client import Client
 from labelgate.v1 import custom_labels_pb2 as pb

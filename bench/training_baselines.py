@@ -23,13 +23,8 @@ import numpy as np
 from PIL import Image
 
 from bench.training_data import StagedManifest
-from labelgate.backends.local.training.contract import (
-    Box,
-    Example,
-    ImagePrediction,
-    TrainingRequest,
-    TrainingSettings,
-)
+from labelgate.backends.local.inference.records import Box, Example, ImagePrediction
+from labelgate.backends.local.training.contract import TrainingRequest, TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -118,7 +113,7 @@ def _summary(task: str, train: list[Example], test: list[Example],
 def _features(paths: list[Path], batch: int = 32) -> np.ndarray:
     import torch
 
-    from labelgate.backends.local.training.ml.lite0 import load_pretrained_lite0
+    from labelgate.backends.local.training.learners.lite0 import load_pretrained_lite0
 
     model = load_pretrained_lite0().eval().to(memory_format=torch.channels_last)
     out = []
@@ -184,7 +179,7 @@ def _probe(task: str, train: list[Example], test: list[Example]) -> list[ImagePr
 
 def _fixed_detector(train: list[Example], test: list[Example], budget_s: float,
                     workdir: Path) -> list[ImagePrediction]:
-    from labelgate.backends.local.training.ml.detection import train_detector
+    from labelgate.backends.local.training.learners.detection import train_detector
 
     request = TrainingRequest(task="detection", labels=model_labels(train), train=tuple(train),
                               test=tuple(test), workdir=workdir,

@@ -18,23 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import BackendBase, RequestContext, methods_for
-from labelgate.backends.local.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
-from labelgate.backends.local.blobs import make_blob_store
-from labelgate.backends.local.datasets import DatasetService
-from labelgate.backends.local.pagination import PageTokens
-from labelgate.backends.local.policies import DEFAULT_MAX_POLICIES, PolicyService
-from labelgate.backends.local.projects import ProjectService
-from labelgate.backends.local.serving.metrics import ServingMetrics
-from labelgate.backends.local.serving.service import ServingConfig, ServingService, make_runtime
+from labelgate.backends.local.blobs.stores import make_blob_store
+from labelgate.backends.local.control.datasets import DatasetService
+from labelgate.backends.local.control.pagination import PageTokens
+from labelgate.backends.local.control.policies import DEFAULT_MAX_POLICIES, PolicyService
+from labelgate.backends.local.control.projects import ProjectService
+from labelgate.backends.local.control.tags import TagService
+from labelgate.backends.local.control.versions import VersionService, export
+from labelgate.backends.local.core.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from labelgate.backends.local.serving.serving_metrics import ServingMetrics
+from labelgate.backends.local.serving.serving_service import (
+    ServingConfig,
+    ServingService,
+    make_runtime,
+)
 from labelgate.backends.local.store.db import Database, default_url
-from labelgate.backends.local.store.models import Setting
-from labelgate.backends.local.tags import TagService
+from labelgate.backends.local.store.tables import Setting
 from labelgate.backends.local.training import TrainingService
-from labelgate.backends.local.training.bundle import export
-from labelgate.backends.local.training.metrics import TrainingMetrics
+from labelgate.backends.local.training.job_metrics import TrainingMetrics
 from labelgate.backends.local.training.progress import watch
 from labelgate.backends.local.training.trainer import TrainerConfig
-from labelgate.backends.local.versions import VersionService
 from labelgate.v1 import custom_labels_pb2 as pb
 
 #: Every key of the `[backends.local]` table; anything else is a typo and fails loudly.

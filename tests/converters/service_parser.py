@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelgate.backends.local.manifests import validate_lines
+from labelgate.backends.local.validation.manifests import validate_lines
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from labelgate import errors
-from labelgate.backends.local.store.models import ProjectVersion
-from labelgate.backends.local.training.bundle import ModelBundle
+from labelgate.backends.local.blobs.bundles import ModelBundle
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.serving.conftest import (  # noqa: F401  (fixtures: make_serving needs database)

@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 
 from labelgate.backends.local.serving.embedded import EmbeddedRuntime
 from labelgate.backends.local.serving.triton import TritonRuntime
-from labelgate.backends.local.store.models import ProjectVersion
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from labelgate import errors
-from labelgate.backends.local.blobs import S3BlobStore
+from labelgate.backends.local.blobs.stores import S3BlobStore
 from labelgate.backends.local.training import examples
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client, WaiterError

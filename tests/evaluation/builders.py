@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelgate.backends.local.training.contract import Box, Detection, Example, ImagePrediction
+from labelgate.backends.local.inference.records import Box, Detection, Example, ImagePrediction
 
 NO_IMAGE = Path("/nonexistent/image.png")  # the report draws a placeholder for it
 

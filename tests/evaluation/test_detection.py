@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from labelgate.backends.local.training.contract import DETECTION
+from labelgate.backends.local.inference.records import DETECTION
 from labelgate.backends.local.training.evaluation import evaluate
 from tests.evaluation.builders import box, box_example, det, detected, grid_position
 

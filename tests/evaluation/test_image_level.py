@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from labelgate.backends.local.training.contract import CLASSIFICATION, MULTILABEL
+from labelgate.backends.local.inference.records import CLASSIFICATION, MULTILABEL
 from labelgate.backends.local.training.evaluation import evaluate
 from tests.evaluation.builders import counts_test_set, image_example, scored
 

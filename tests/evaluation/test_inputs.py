@@ -2,7 +2,7 @@
 
 import pytest
 
-from labelgate.backends.local.training.contract import CLASSIFICATION, DETECTION
+from labelgate.backends.local.inference.records import CLASSIFICATION, DETECTION
 from labelgate.backends.local.training.evaluation import evaluate
 from tests.evaluation.builders import box, box_example, det, detected, image_example, scored
 

@@ -2,7 +2,7 @@
 
 from PIL import Image
 
-from labelgate.backends.local.training.contract import CLASSIFICATION, DETECTION, MULTILABEL
+from labelgate.backends.local.inference.records import CLASSIFICATION, DETECTION, MULTILABEL
 from labelgate.backends.local.training.evaluation import evaluate, render_report
 from labelgate.backends.local.training.evaluation.report import MAX_EXAMPLES
 from tests.evaluation.builders import box, box_example, det, detected, image_example, scored

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from labelgate.backends.local.training.contract import CLASSIFICATION, DETECTION, MULTILABEL
+from labelgate.backends.local.inference.records import CLASSIFICATION, DETECTION, MULTILABEL
 from labelgate.backends.local.training.evaluation import evaluate, training_snapshot_lines
 from tests.evaluation.builders import box, box_example, det, detected, image_example, scored
 from tests.evaluation.test_detection import random_detection_set, spec_detection_set

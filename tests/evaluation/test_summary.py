@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from labelgate.backends.local.training.contract import CLASSIFICATION, DETECTION, MULTILABEL
+from labelgate.backends.local.inference.records import CLASSIFICATION, DETECTION, MULTILABEL
 from labelgate.backends.local.training.evaluation import evaluate, summary_file_name
 from tests.evaluation.builders import image_example, scored
 from tests.evaluation.test_detection import spec_detection_set

@@ -28,7 +28,7 @@ from labelgate.backends.base import (
 )
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import Base, Dataset, ProjectVersion
+from labelgate.backends.local.store.tables import Base, Dataset, ProjectVersion
 from labelgate.errors import NotImplementedOperation
 from labelgate.shapes import snake_operation
 from labelgate.v1 import custom_labels_pb2 as pb
@@ -198,7 +198,7 @@ class Local:
 
 
 def _project_id(session: Session, arn: str) -> int:
-    from labelgate.backends.local.projects import find_project
+    from labelgate.backends.local.store.lookups import find_project
 
     return find_project(session, arn).id
 

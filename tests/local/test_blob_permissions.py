@@ -34,36 +34,36 @@ import pytest
 from botocore.stub import Stubber
 from PIL import Image
 
-from labelgate.backends.local.blobs import (
+from labelgate.backends.local.blobs.stores import (
     BlobAccessDenied,
     LocalBlobStore,
     S3BlobStore,
     bucket_owner,
 )
-from labelgate.backends.local.images import ImageProbe, ImageProblem
-from labelgate.backends.local.manifests import (
-    FILE_ERROR_MESSAGES,
-    ManifestFileError,
-    ManifestLimits,
-    ManifestReader,
-    ManifestTally,
-    iter_entries,
-    open_manifest,
-    validate_lines,
+from labelgate.backends.local.training.inputs import ManifestInput, TrainingInputs
+from labelgate.backends.local.training.outputs import OutputLocation
+from labelgate.backends.local.training.validation_stage import (
+    ContentFailure,
+    TrainingDataValidator,
+    ValidationPassed,
 )
-from labelgate.backends.local.training.content_checks import (
+from labelgate.backends.local.validation.content_checks import (
     IMAGES_BUCKET_OWNER,
     IMAGES_BUCKET_PERMISSIONS,
     TOO_MANY_INVALID_ROWS,
     ManifestFacts,
     file_level_errors,
 )
-from labelgate.backends.local.training.inputs import ManifestInput, TrainingInputs
-from labelgate.backends.local.training.outputs import OutputLocation
-from labelgate.backends.local.training.validation import (
-    ContentFailure,
-    TrainingDataValidator,
-    ValidationPassed,
+from labelgate.backends.local.validation.image_probe import ImageProbe, ImageProblem
+from labelgate.backends.local.validation.manifests import (
+    FILE_ERROR_MESSAGES,
+    ImportTally,
+    ManifestFileError,
+    ManifestLimits,
+    ManifestReader,
+    iter_entries,
+    open_manifest,
+    validate_lines,
 )
 from labelgate.errors import InvalidS3ObjectException
 
@@ -347,7 +347,7 @@ def test_dataset_tally_fails_on_too_many_refused_images(tmp_path):
     for i in range(5):
         store.put("locked", f"{i}.png", PNG)
         lines.append(json.dumps(_cls(f"s3://locked/{i}.png", "cat")))
-    tally = ManifestTally()
+    tally = ImportTally()
     reader = ManifestReader(io.BytesIO("\n".join(lines).encode()))
     entries = list(iter_entries(reader, tally, images=ImageProbe(store, concurrency=1)))
     assert len(entries) == 5 and tally.denied_images == 5 and tally.missing_images == 5

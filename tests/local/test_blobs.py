@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from labelgate.backends.local.blobs import (
+from labelgate.backends.local.blobs.stores import (
     BlobInfo,
     BlobStore,
     BlobStoreUnavailable,

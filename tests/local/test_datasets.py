@@ -23,15 +23,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.base import RequestContext
-from labelgate.backends.local import dataset_jobs
-from labelgate.backends.local.arns import ArnFactory
-from labelgate.backends.local.blobs import LocalBlobStore, parse_s3_uri
-from labelgate.backends.local.datasets import DatasetService
-from labelgate.backends.local.manifests import ManifestLimits
-from labelgate.backends.local.pagination import PageTokens
+from labelgate.backends.local.blobs.stores import LocalBlobStore, parse_s3_uri
+from labelgate.backends.local.control import dataset_jobs
+from labelgate.backends.local.control.datasets import DatasetService
+from labelgate.backends.local.control.pagination import PageTokens
+from labelgate.backends.local.control.tags import TagService
+from labelgate.backends.local.core.arns import ArnFactory
 from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import Dataset, DatasetEntry, EntryLabel, Project, Tag
-from labelgate.backends.local.tags import TagService
+from labelgate.backends.local.store.tables import Dataset, DatasetEntry, EntryLabel, Project, Tag
+from labelgate.backends.local.validation.manifests import ManifestLimits
 from labelgate.errors import (
     InvalidPaginationTokenException,
     InvalidParameterException,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from labelgate.backends.local import images as images_module
-from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.images import ImageLimits, ImageProbe, ImageProblem
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.validation import image_probe as images_module
+from labelgate.backends.local.validation.image_probe import ImageLimits, ImageProbe, ImageProblem
 
 BUCKET = "img"
 FIFTEEN_MIB = 15 * 1024 * 1024

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.images import ImageProbe
-from labelgate.backends.local.manifests import (
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.validation.image_probe import ImageProbe
+from labelgate.backends.local.validation.json_lines import CheckedLine, LineValidator
+from labelgate.backends.local.validation.manifests import (
+    ImportTally,
     ManifestFileError,
     ManifestLimits,
     ManifestReader,
-    ManifestTally,
     iter_entries,
 )
-from labelgate.backends.local.validation import CheckedLine, LineValidator
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
@@ -387,8 +387,8 @@ def test_reader_stops_once_the_size_limit_is_exceeded():
 # --- whole manifests ------------------------------------------------------------------------------
 
 
-def scan(lines: list[str], **limits: Any) -> tuple[list[CheckedLine], ManifestTally]:
-    tally = ManifestTally(ManifestLimits(**limits))
+def scan(lines: list[str], **limits: Any) -> tuple[list[CheckedLine], ImportTally]:
+    tally = ImportTally(ManifestLimits(**limits))
     data = "\n".join(lines).encode()
     entries = list(iter_entries(ManifestReader(io.BytesIO(data)), tally, images=None))
     tally.finish()
@@ -458,7 +458,7 @@ def test_images_from_a_second_bucket_fail_the_manifest():
 
 
 def test_a_dropped_duplicate_is_uncounted_as_stored():
-    tally = ManifestTally()
+    tally = ImportTally()
     invalid = parse(detection("s3://bkt/x.jpg", boxes=[(0, -1, 0, 5, 5)]))
     tally.lines = 1
     assert tally.count(invalid) and tally.invalid == 1
@@ -477,7 +477,7 @@ def test_missing_images_up_to_20_percent_keep_their_invalid_image_errors(tmp_pat
     for i in range(8):
         blobs.put("bkt", f"{i}.jpg", _png())
     lines = [good(i) for i in range(10)]  # 8 and 9 have no image
-    tally = ManifestTally()
+    tally = ImportTally()
     reader = ManifestReader(io.BytesIO("\n".join(lines).encode()))
     entries = list(iter_entries(reader, tally, images=ImageProbe(blobs)))
     tally.finish()
@@ -489,7 +489,7 @@ def test_missing_images_up_to_20_percent_keep_their_invalid_image_errors(tmp_pat
     assert stored["cl-metadata"] == {"is_labeled": False} and not entries[9].labels
     # One more missing image passes 20 %.
     blobs.delete("bkt", "7.jpg")
-    tally = ManifestTally()
+    tally = ImportTally()
     reader = ManifestReader(io.BytesIO("\n".join(lines).encode()))
     list(iter_entries(reader, tally, images=ImageProbe(blobs)))
     with pytest.raises(ManifestFileError, match="3 of 10 lines reference images that are "

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from labelgate.backends.local.store.db import MIGRATIONS_DIR, Database
-from labelgate.backends.local.store.models import Base
+from labelgate.backends.local.store.tables import Base
 
 
 def _diff(db: Database) -> list:

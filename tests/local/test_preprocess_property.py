@@ -35,22 +35,22 @@ from labelgate.backends.local.inference.card import (
 )
 from labelgate.backends.local.inference.classifier import normalize_batch, source_box
 from labelgate.backends.local.inference.detector import RESIZE_POLICY, fitted_size
-from labelgate.backends.local.inference.images import clamp_box, open_rgb, resize_region
-from labelgate.backends.local.training.contract import Example
-from labelgate.backends.local.training.ml import automl, detection_automl
-from labelgate.backends.local.training.ml.data import (
+from labelgate.backends.local.inference.imaging import clamp_box, open_rgb, resize_region
+from labelgate.backends.local.inference.records import Example
+from labelgate.backends.local.training.learners import automl, detection_automl
+from labelgate.backends.local.training.learners.classifier_data import (
     AugmentConfig,
     ImageStore,
     TrainBatches,
     eval_pixels,
     random_resized_crop_box,
 )
-from labelgate.backends.local.training.ml.detection_data import (
+from labelgate.backends.local.training.learners.detection_data import (
     canvas_input,
     load_record,
     sample_crop,
 )
-from labelgate.backends.local.training.ml.lite0 import NORMALIZATION_MEAN, NORMALIZATION_STD
+from labelgate.backends.local.training.learners.lite0 import NORMALIZATION_MEAN, NORMALIZATION_STD
 
 MIN_SIDE, MAX_SIDE, MAX_RATIO = 64, 4096, 20
 NORM = Normalization(mean=tuple(NORMALIZATION_MEAN), std=tuple(NORMALIZATION_STD))

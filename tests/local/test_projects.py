@@ -182,7 +182,7 @@ def test_describe_projects_paginates_with_max_results(local):
 
 def test_describe_projects_max_results_defaults_to_100(local):
     def create(session):
-        from labelgate.backends.local.store.models import Project
+        from labelgate.backends.local.store.tables import Project
 
         for i in range(101):
             name = f"p{i:03}"
@@ -292,7 +292,7 @@ def test_delete_project_deletes_its_policies_and_tags(local):
     def leftovers(session):
         from sqlalchemy import func, select
 
-        from labelgate.backends.local.store.models import ProjectPolicy, Tag
+        from labelgate.backends.local.store.tables import ProjectPolicy, Tag
 
         return (
             session.scalar(select(func.count()).select_from(ProjectPolicy)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelgate.backends.local.safe_messages import MAX_DETAIL_CHARS, scrub
+from labelgate.backends.local.core.caller_text import MAX_DETAIL_CHARS, scrub
 from labelgate.backends.local.training.failures import (
     MEMORY_MESSAGE,
     SERVICE_ISSUE_MESSAGE,

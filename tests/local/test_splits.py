@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from labelgate.backends.local.splits import (
+from labelgate.backends.local.validation.splits import (
     InsufficientImagesError,
     SplitItem,
     choose_test_items,

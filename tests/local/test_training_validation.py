@@ -24,11 +24,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.images import ImageProbe
-from labelgate.backends.local.manifests import ManifestLimits
-from labelgate.backends.local.store.models import Dataset, ProjectVersion
-from labelgate.backends.local.training import TrainingService, service
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.control.versions import describe_version
+from labelgate.backends.local.core.background import JobInterrupted
+from labelgate.backends.local.store.tables import Dataset, ProjectVersion
+from labelgate.backends.local.training import TrainingService
+from labelgate.backends.local.training import training_service as service
 from labelgate.backends.local.training.inputs import DatasetInput, ManifestInput, TrainingInputs
 from labelgate.backends.local.training.outputs import OutputLocation
 from labelgate.backends.local.training.trainer import (
@@ -36,12 +37,12 @@ from labelgate.backends.local.training.trainer import (
     TrainingFailed,
     TrainingTarget,
 )
-from labelgate.backends.local.training.validation import (
-    JobInterrupted,
+from labelgate.backends.local.training.validation_stage import (
     TrainingDataValidator,
     ValidatedInputs,
 )
-from labelgate.backends.local.versions import describe_version
+from labelgate.backends.local.validation.image_probe import ImageProbe
+from labelgate.backends.local.validation.manifests import ManifestLimits
 from labelgate.errors import (
     InvalidParameterException,
     ResourceInUseException,
@@ -273,7 +274,7 @@ def dataset_stats(use_case: str, total: int, valid: int, invalid: int = 0, ignor
 
 
 def error(code: str) -> dict[str, str]:
-    from labelgate.backends.local.training.content_checks import CONTENT_ERROR_MESSAGES
+    from labelgate.backends.local.validation.content_checks import CONTENT_ERROR_MESSAGES
 
     return {"code": code, "message": CONTENT_ERROR_MESSAGES[code]}
 
@@ -579,7 +580,7 @@ def test_file_checks_come_before_the_output_check(env):
 
 
 def assert_content_error(desc: pb.ProjectVersionDescription, code: str) -> None:
-    from labelgate.backends.local.training.content_checks import CONTENT_ERROR_MESSAGES
+    from labelgate.backends.local.validation.content_checks import CONTENT_ERROR_MESSAGES
 
     assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_FAILED
     assert desc.status_message == CONTENT_ERROR_MESSAGES[code]

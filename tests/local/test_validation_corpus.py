@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.images import ImageProbe
-from labelgate.backends.local.manifests import (
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.validation.image_probe import ImageProbe
+from labelgate.backends.local.validation.manifests import (
     LineVerdict,
     ManifestFileError,
     ManifestLimits,

@@ -199,8 +199,8 @@ def test_describe_project_versions_max_results_defaults_to_100(local):
     project = local.project("p")
 
     def seed(session):
-        from labelgate.backends.local.projects import find_project
-        from labelgate.backends.local.store.models import ProjectVersion
+        from labelgate.backends.local.store.lookups import find_project
+        from labelgate.backends.local.store.tables import ProjectVersion
 
         project_id = find_project(session, project).id
         for i in range(101):
@@ -275,7 +275,7 @@ def test_delete_project_version_drops_its_tags(local):
     def tag_count(session):
         from sqlalchemy import func, select
 
-        from labelgate.backends.local.store.models import Tag
+        from labelgate.backends.local.store.tables import Tag
 
         return session.scalar(select(func.count()).where(Tag.resource_arn == arn))
 

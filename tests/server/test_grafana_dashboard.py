@@ -8,8 +8,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from labelgate.backends.local.serving.metrics import ServingMetrics
-from labelgate.backends.local.training.metrics import TrainingMetrics
+from labelgate.backends.local.serving.serving_metrics import ServingMetrics
+from labelgate.backends.local.training.job_metrics import TrainingMetrics
 from labelgate.server.metrics import GatewayMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "labelgate.json"

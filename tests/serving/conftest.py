@@ -24,8 +24,8 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from labelgate.backends.local import LocalBackend
-from labelgate.backends.local.store.models import Project, ProjectVersion
-from labelgate.backends.local.training.bundle import DEFAULT_MODELS_BUCKET, ModelBundle
+from labelgate.backends.local.blobs.bundles import DEFAULT_MODELS_BUCKET, ModelBundle
+from labelgate.backends.local.store.tables import Project, ProjectVersion
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings

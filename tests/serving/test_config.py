@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labelgate.backends.local import LocalBackend
-from labelgate.backends.local.serving.service import ServingConfig
+from labelgate.backends.local.serving.serving_service import ServingConfig
 
 
 def test_defaults_and_text_values_from_the_environment() -> None:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from labelgate import errors
 from labelgate.backends.local.inference import load_predictor
-from labelgate.backends.local.serving.service import MAX_IMAGE_BYTES
+from labelgate.backends.local.serving.serving_service import MAX_IMAGE_BYTES
 from tests.serving.conftest import BUCKET, COLOURS, Serving, png
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labelgate import errors
-from labelgate.backends.local.store.models import ProjectVersion
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.serving.conftest import COLOURS, DATABASES, Serving, png
 

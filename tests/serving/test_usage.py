@@ -10,7 +10,7 @@ import pytest
 
 from labelgate import errors
 from labelgate.backends.local.serving.usage import UsagePeriod, summarize
-from labelgate.backends.local.store.models import InferenceUnitUsage
+from labelgate.backends.local.store.tables import InferenceUnitUsage
 from tests.cli_runner import cli  # noqa: F401  (fixture)
 from tests.serving.conftest import COLOURS, Serving, png
 

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from labelgate.backends.base import RequestContext
 from labelgate.backends.local import LocalBackend
-from labelgate.backends.local.blobs import LocalBlobStore
-from labelgate.backends.local.store.models import ProjectVersion
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.shapes import from_aws
 from labelgate.v1 import custom_labels_pb2 as pb

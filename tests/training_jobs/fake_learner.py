@@ -25,12 +25,14 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from labelgate.backends.local.training.contract import (
+from labelgate.backends.local.inference.records import (
     DETECTION,
     MULTILABEL,
     Detection,
     Example,
     ImagePrediction,
+)
+from labelgate.backends.local.training.contract import (
     Progress,
     ProgressSink,
     TrainedModel,

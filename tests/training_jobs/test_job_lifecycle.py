@@ -14,8 +14,8 @@ import zipfile
 
 import pytest
 
-from labelgate.backends.local.store.models import ProjectVersion
-from labelgate.backends.local.training import processes
+from labelgate.backends.local.core import processes
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.backends.local.training.inputs import DatasetInput, TrainingInputs
 from labelgate.errors import ResourceNotFoundException, ResourceNotReadyException
 from labelgate.shapes import to_aws
@@ -315,7 +315,7 @@ def _seed_training_version(jobs: Jobs, project: str, attempts: int) -> str:
 async def _dataset_inputs(jobs: Jobs) -> tuple[DatasetInput, DatasetInput]:
     from sqlalchemy import select
 
-    from labelgate.backends.local.store.models import Dataset
+    from labelgate.backends.local.store.tables import Dataset
 
     rows = await jobs.backend.db.run(lambda s: list(s.execute(
         select(Dataset.id, Dataset.arn, Dataset.dataset_type).order_by(Dataset.id))))
@@ -372,7 +372,7 @@ def test_images_gone_after_validation_fail_with_error_failed_images_s3_copy(jobs
     """ERROR_FAILED_IMAGES_S3_COPY (spec 02 §2.4 row 11): the images passed validation but
     the job cannot copy them: here each one is deleted from the blob store just before its
     copy, as a user emptying the bucket mid-training would."""
-    from labelgate.backends.local.blobs import parse_s3_uri
+    from labelgate.backends.local.blobs.stores import parse_s3_uri
     from labelgate.backends.local.training import examples
 
     real = examples.materialize

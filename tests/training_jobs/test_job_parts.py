@@ -17,15 +17,10 @@ from alembic.config import Config
 from sqlalchemy import inspect, text
 
 from labelgate.backends.local import LocalBackend
-from labelgate.backends.local.blobs import LocalBlobStore
+from labelgate.backends.local.blobs.stores import LocalBlobStore
+from labelgate.backends.local.inference.records import Box, Example
 from labelgate.backends.local.store.db import MIGRATIONS_DIR, Database
-from labelgate.backends.local.training.contract import (
-    Box,
-    Example,
-    Progress,
-    TrainingRequest,
-    TrainingSettings,
-)
+from labelgate.backends.local.training.contract import Progress, TrainingRequest, TrainingSettings
 from labelgate.backends.local.training.examples import (
     build_request,
     decide_task,
@@ -41,7 +36,7 @@ from labelgate.backends.local.training.jobfile import (
 )
 from labelgate.backends.local.training.outputs import BlobLocation
 from labelgate.backends.local.training.trainer import TrainerConfig
-from labelgate.backends.local.training.validation import ValidatedInputs, ValidatedManifest
+from labelgate.backends.local.training.validation_stage import ValidatedInputs, ValidatedManifest
 from labelgate.backends.local.training.worker_protocol import (
     WorkerError,
     WorkerResult,

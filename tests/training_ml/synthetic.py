@@ -8,13 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelgate.backends.local.training.contract import (
-    CLASSIFICATION,
-    MULTILABEL,
-    Example,
-    TrainingRequest,
-    TrainingSettings,
-)
+from labelgate.backends.local.inference.records import CLASSIFICATION, MULTILABEL, Example
+from labelgate.backends.local.training.contract import TrainingRequest, TrainingSettings
 
 SIZE = 48
 COLORS = {"red": (200, 40, 40), "blue": (40, 60, 200), "green": (40, 180, 60)}

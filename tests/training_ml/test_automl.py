@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from labelgate.backends.local.training.ml import automl
+from labelgate.backends.local.training.learners import automl
 
 
 def test_single_label_split_is_stratified_and_gives_every_label_a_validation_image():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from labelgate.backends.local.training.ml import backbones
-from labelgate.backends.local.training.ml.backbones import (
+from labelgate.backends.local.training.learners import backbones
+from labelgate.backends.local.training.learners.backbones import (
     BackboneUnavailable,
     UnknownBackbone,
     create_backbone,

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from labelgate.backends.local.inference.predictor import load_predictor
-from labelgate.backends.local.training.contract import CLASSIFICATION, MULTILABEL, Progress
-from labelgate.backends.local.training.ml import automl, train_model
+from labelgate.backends.local.inference.records import CLASSIFICATION, MULTILABEL
+from labelgate.backends.local.training.contract import Progress
+from labelgate.backends.local.training.learners import automl, train_model
 from tests.training_ml import synthetic
 
 LABELS = ["blue", "red"]
@@ -156,7 +157,7 @@ def test_an_exhausted_budget_still_yields_a_model(tmp_path):
 def test_compiled_frozen_blocks_train_the_same_model_as_pytorch(tmp_path, monkeypatch):
     """On a CPU with enough work, the frozen early blocks run in ONNX Runtime during the
     fine-tune; the predictions must be those of the all-PyTorch run."""
-    from labelgate.backends.local.training.ml import selection
+    from labelgate.backends.local.training.learners import selection
 
     train = synthetic.color_images(tmp_path, 12, LABELS, seed=0, prefix="train")
     test = synthetic.color_images(tmp_path, 4, LABELS, seed=1, prefix="test")
@@ -195,14 +196,14 @@ def test_the_ensemble_of_fine_tune_and_probe_is_weighed_and_recorded(colour_run)
     assert ensemble["members"] == ["finetune", "linear_probe"]
     assert ensemble["combine"] == "mean log-probabilities"
     assert ensemble["chosen"] == trained.choices["chosen_weights"].startswith("ensemble")
-    from labelgate.backends.local.training.ml.classification import ENSEMBLE_MARGIN
+    from labelgate.backends.local.training.learners.classification import ENSEMBLE_MARGIN
 
     assert ensemble["chosen"] == (
         ensemble["val_metric"] > ensemble["best_member_val_metric"] + ENSEMBLE_MARGIN)
 
 
 def test_a_chosen_ensemble_is_exported_and_served_as_one_graph(tmp_path, monkeypatch):
-    from labelgate.backends.local.training.ml import classification
+    from labelgate.backends.local.training.learners import classification
 
     monkeypatch.setattr(classification, "ENSEMBLE_MARGIN", -1.0)  # always take it
     train = synthetic.color_images(tmp_path, 12, LABELS, seed=0, prefix="train")
@@ -219,8 +220,8 @@ def test_a_chosen_ensemble_is_exported_and_served_as_one_graph(tmp_path, monkeyp
 def test_log_probability_mean_is_the_normalized_geometric_mean():
     import torch
 
-    from labelgate.backends.local.training.ml.classification import LogitEnsemble
-    from labelgate.backends.local.training.ml.export import ProbabilityNet
+    from labelgate.backends.local.training.learners.classification import LogitEnsemble
+    from labelgate.backends.local.training.learners.classifier_export import ProbabilityNet
 
     class Fixed(torch.nn.Module):
         def __init__(self, logits):

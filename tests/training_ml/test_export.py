@@ -8,10 +8,10 @@ import torch
 
 from labelgate.backends.local.inference.card import Normalization
 from labelgate.backends.local.inference.predictor import load_predictor
-from labelgate.backends.local.training.ml.backbones import create_backbone
-from labelgate.backends.local.training.ml.classification import ClassifierNet
-from labelgate.backends.local.training.ml.data import eval_pixels, example_store
-from labelgate.backends.local.training.ml.export import (
+from labelgate.backends.local.training.learners.backbones import create_backbone
+from labelgate.backends.local.training.learners.classification import ClassifierNet
+from labelgate.backends.local.training.learners.classifier_data import eval_pixels, example_store
+from labelgate.backends.local.training.learners.classifier_export import (
     ProbabilityNet,
     classifier_card,
     export_classifier,

@@ -8,7 +8,7 @@ from PIL import Image
 
 from labelgate.backends.local.inference.card import Normalization
 from labelgate.backends.local.inference.classifier import normalize_batch, resize_image, source_box
-from labelgate.backends.local.inference.images import open_rgb
+from labelgate.backends.local.inference.imaging import open_rgb
 
 
 def _palette(color: tuple[int, int, int]) -> Image.Image:

@@ -2,7 +2,7 @@
 
 import torch
 
-from labelgate.backends.local.training.ml.lite0 import (
+from labelgate.backends.local.training.learners.lite0 import (
     DEFAULT_TAPS,
     Lite0,
     load_pretrained_lite0,

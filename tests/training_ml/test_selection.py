@@ -6,10 +6,14 @@ import torch
 from torch import nn
 
 from labelgate.backends.local.inference.card import STRETCH, Normalization
-from labelgate.backends.local.training.ml.classification import LogitEnsemble
-from labelgate.backends.local.training.ml.data import eval_pixels, eval_tensor, example_store
-from labelgate.backends.local.training.ml.export import ProbabilityNet
-from labelgate.backends.local.training.ml.selection import (
+from labelgate.backends.local.training.learners.classification import LogitEnsemble
+from labelgate.backends.local.training.learners.classifier_data import (
+    eval_pixels,
+    eval_tensor,
+    example_store,
+)
+from labelgate.backends.local.training.learners.classifier_export import ProbabilityNet
+from labelgate.backends.local.training.learners.selection import (
     EvalSetting,
     Member,
     ValidationScorer,
@@ -66,7 +70,7 @@ def test_scored_probabilities_are_what_the_exported_graph_computes(store, multil
 
 
 def test_logits_are_computed_once_per_member_setting_and_orientation(store, monkeypatch):
-    from labelgate.backends.local.training.ml import selection
+    from labelgate.backends.local.training.learners import selection
 
     calls = []
     forward = selection.forward_batches
@@ -107,7 +111,7 @@ class ConvNet(nn.Module):
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_compiled_passes_match_eager_pytorch_at_any_size(size, mirrored):
     """On a CPU every pass runs in ONNX Runtime; it must be the eager net's computation."""
-    from labelgate.backends.local.training.ml.selection import CompiledNet, forward_batches
+    from labelgate.backends.local.training.learners.selection import CompiledNet, forward_batches
 
     net = ConvNet().eval()
     pixels = np.random.default_rng(size).integers(0, 256, (5, size, size, 3), dtype=np.uint8)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelgate.backends.local.training.contract import Box, Example
+from labelgate.backends.local.inference.records import Box, Example
 
 COLOURS = {"red": (220, 40, 40), "blue": (40, 60, 220)}
 

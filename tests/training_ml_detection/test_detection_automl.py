@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelgate.backends.local.training.contract import Box, Example
-from labelgate.backends.local.training.ml.detection_automl import (
+from labelgate.backends.local.inference.records import Box, Example
+from labelgate.backends.local.training.learners.detection_automl import (
     DetectorOptions,
     default_budget,
     plan_detector,

@@ -7,14 +7,14 @@ import pytest
 from PIL import Image
 
 from labelgate.backends.local.inference.detector import canvas_tensor, to_detections
-from labelgate.backends.local.training.contract import Box, Example
-from labelgate.backends.local.training.ml.detection import class_blind_nms
-from labelgate.backends.local.training.ml.detection_data import (
+from labelgate.backends.local.inference.records import Box, Example
+from labelgate.backends.local.training.learners.detection import class_blind_nms
+from labelgate.backends.local.training.learners.detection_data import (
     load_record,
     sample_crop,
     split_validation,
 )
-from labelgate.backends.local.training.ml.detection_metrics import (
+from labelgate.backends.local.training.learners.detection_metrics import (
     ImageDetections,
     score_detections,
 )

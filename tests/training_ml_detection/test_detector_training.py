@@ -16,20 +16,16 @@ import torch
 
 from labelgate.backends.local.inference import load_predictor
 from labelgate.backends.local.inference.detector import DetectorPredictor
-from labelgate.backends.local.training.contract import (
-    ImagePrediction,
-    Progress,
-    TrainingRequest,
-    TrainingSettings,
-)
-from labelgate.backends.local.training.ml.detection import (
+from labelgate.backends.local.inference.records import ImagePrediction
+from labelgate.backends.local.training.contract import Progress, TrainingRequest, TrainingSettings
+from labelgate.backends.local.training.learners.detection import (
     DetectorOptions,
     export_and_predict,
     fit_detector,
     predict_records,
     train_detector,
 )
-from labelgate.backends.local.training.ml.detection_data import load_record
+from labelgate.backends.local.training.learners.detection_data import load_record
 from tests.training_ml_detection.synthetic import make_examples
 
 LABELS = ("blue", "red")

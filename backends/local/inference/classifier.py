@@ -29,7 +29,7 @@ from labelgate.backends.local.inference.card import (
     Normalization,
     output_name,
 )
-from labelgate.backends.local.inference.images import (
+from labelgate.backends.local.inference.imaging import (
     Box,
     ImageInput,
     clamp_box,
@@ -37,7 +37,7 @@ from labelgate.backends.local.inference.images import (
     resize_region,
 )
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
-from labelgate.backends.local.training.contract import ImagePrediction
+from labelgate.backends.local.inference.records import ImagePrediction
 
 RESIZE_POLICIES = (SHORTER_SIDE_CENTER_CROP, STRETCH)
 

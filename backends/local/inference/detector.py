@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from labelgate.backends.local.inference.card import ModelCard, output_name
-from labelgate.backends.local.inference.images import ImageInput, resize_region
+from labelgate.backends.local.inference.imaging import ImageInput, resize_region
 from labelgate.backends.local.inference.predictor import PredictItem, item_source, open_session
-from labelgate.backends.local.training.contract import Detection, ImagePrediction
+from labelgate.backends.local.inference.records import Detection, ImagePrediction
 
 RESIZE_POLICY = "letterbox_top_left"
 

@@ -24,8 +24,8 @@ from PIL import Image
 from labelgate.backends.local.inference.card import ModelCard, output_name
 from labelgate.backends.local.inference.classifier import normalize_batch, resize_for_model
 from labelgate.backends.local.inference.detector import canvas_tensor, fitted_size, to_detections
-from labelgate.backends.local.inference.images import ImageInput, open_rgb
-from labelgate.backends.local.training.contract import ImagePrediction
+from labelgate.backends.local.inference.imaging import ImageInput, open_rgb
+from labelgate.backends.local.inference.records import ImagePrediction
 
 _OUTPUT_KEYS = {
     "classification": ("scores",),

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from labelgate.backends.local.inference.card import ModelCard
-from labelgate.backends.local.inference.images import ImageInput
-from labelgate.backends.local.training.contract import Example, ImagePrediction
+from labelgate.backends.local.inference.imaging import ImageInput
+from labelgate.backends.local.inference.records import Example, ImagePrediction
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from labelgate.backends.local.core.processes import wait_or_kill
 from labelgate.backends.local.inference.card import ModelCard
 from labelgate.backends.local.serving.embedded_worker import HEADER
 from labelgate.backends.local.serving.runtime import Deployment, RuntimeFailure
-from labelgate.backends.local.training.processes import wait_or_kill
 
 log = logging.getLogger(__name__)
 

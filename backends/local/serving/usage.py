@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import InferenceUnitUsage
+from labelgate.backends.local.store.tables import InferenceUnitUsage
 
 log = logging.getLogger("labelgate.audit")
 

@@ -6,43 +6,18 @@ that ONNX file through the shared inference code (labelgate.backends.local.infer
 the predictions the evaluation scores are exactly what serving will return; evaluation
 (evaluation/) turns `ImagePrediction`s into the AWS-format files and the report.
 
-Coordinates are pixels of the original image, in the manifest's convention (left, top,
-width, height), so ground truth and predictions compare without conversion. Confidences
-are 0..1 (DetectCustomLabels reports them x100).
+The images and predictions themselves (`Example`, `ImagePrediction`, the task kinds) are
+defined in labelgate.backends.local.inference.records, which serving shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-TaskKind = Literal["classification", "multilabel", "detection"]
-CLASSIFICATION: TaskKind = "classification"  # one image-level label per image: softmax
-MULTILABEL: TaskKind = "multilabel"  # several image-level labels per image: sigmoid
-DETECTION: TaskKind = "detection"  # bounding boxes
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    label: str
-    left: float
-    top: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    """One usable image of the training or test set."""
-
-    source_ref: str
-    image_path: Path  # a local copy the worker reads
-    width: int
-    height: int
-    labels: tuple[str, ...]  # image-level labels; for detection the labels of its boxes
-    boxes: tuple[Box, ...] = ()
+from labelgate.backends.local.inference.records import Example, ImagePrediction, TaskKind
 
 
 @dataclass(frozen=True)
@@ -86,24 +61,6 @@ class Progress:
 ProgressSink = Callable[[Progress], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
-    label: str
-    confidence: float
-    left: float
-    top: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class ImagePrediction:
-    source_ref: str
-    # classification / multilabel: a score for every model label (softmax or sigmoid)
-    scores: Mapping[str, float] = field(default_factory=dict)
-    detections: tuple[Detection, ...] = ()  # detection: every box kept by the model
-
-
 @dataclass(frozen=True)
 class TrainedModel:
     """What the learner hands back: the exported model and its test-set predictions."""
@@ -117,16 +74,8 @@ class TrainedModel:
 
 
 __all__ = [
-    "CLASSIFICATION",
-    "DETECTION",
-    "MULTILABEL",
-    "Box",
-    "Detection",
-    "Example",
-    "ImagePrediction",
     "Progress",
     "ProgressSink",
-    "TaskKind",
     "TrainedModel",
     "TrainingRequest",
     "TrainingSettings",

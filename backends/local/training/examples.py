@@ -36,25 +36,21 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from labelgate.backends.local.blobs import BlobStore, BlobStoreUnavailable, parse_s3_uri
-from labelgate.backends.local.line_checks import Attribute
-from labelgate.backends.local.training.contract import (
+from labelgate.backends.local.blobs.stores import BlobStore, BlobStoreUnavailable, parse_s3_uri
+from labelgate.backends.local.core.background import JobInterrupted
+from labelgate.backends.local.inference.records import (
     CLASSIFICATION,
     DETECTION,
     MULTILABEL,
     Box,
     Example,
     TaskKind,
-    TrainingRequest,
-    TrainingSettings,
 )
-from labelgate.backends.local.training.tally import OBJECT_LOCALIZATION
-from labelgate.backends.local.training.validation import (
-    JobInterrupted,
-    ValidatedInputs,
-    ValidatedManifest,
-)
-from labelgate.backends.local.validation import LineValidator
+from labelgate.backends.local.training.contract import TrainingRequest, TrainingSettings
+from labelgate.backends.local.training.validation_stage import ValidatedInputs, ValidatedManifest
+from labelgate.backends.local.validation.json_lines import LineValidator
+from labelgate.backends.local.validation.label_checks import Attribute
+from labelgate.backends.local.validation.tally import OBJECT_LOCALIZATION
 
 IMAGES_DIR = "images"
 LEARNER_DIR = "work"

@@ -14,9 +14,9 @@ import re
 import signal
 from collections.abc import Iterable
 
-from labelgate.backends.local.manifests import FILE_ERROR_MESSAGES
-from labelgate.backends.local.safe_messages import scrub
-from labelgate.backends.local.training.processes import signal_name
+from labelgate.backends.local.core.caller_text import scrub
+from labelgate.backends.local.core.processes import signal_name
+from labelgate.backends.local.validation.manifests import FILE_ERROR_MESSAGES
 
 SERVICE_ISSUE_MESSAGE = "Amazon Rekognition experienced a service issue."
 IMAGE_COPY_MESSAGE = FILE_ERROR_MESSAGES["ERROR_FAILED_IMAGES_S3_COPY"]

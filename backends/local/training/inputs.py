@@ -27,16 +27,16 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labelgate.backends.local import dataset_jobs
-from labelgate.backends.local.blobs import BlobStore
-from labelgate.backends.local.manifests import (
+from labelgate.backends.local.blobs.stores import BlobStore
+from labelgate.backends.local.control import dataset_jobs
+from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.tables import Dataset, DatasetEntry, Project
+from labelgate.backends.local.validation.manifests import (
     ManifestFile,
     ManifestFileError,
     ManifestLimits,
     open_manifest,
 )
-from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import Dataset, DatasetEntry, Project
 from labelgate.errors import InvalidParameterException, ResourceInUseException
 from labelgate.v1 import custom_labels_pb2 as pb
 

@@ -26,12 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelgate.backends.local.training.contract import (
-    Box,
-    Example,
-    TrainingRequest,
-    TrainingSettings,
-)
+from labelgate.backends.local.inference.records import Box, Example
+from labelgate.backends.local.training.contract import TrainingRequest, TrainingSettings
 
 FORMAT = "labelgate-training-job"
 FORMAT_VERSION = 1

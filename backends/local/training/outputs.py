@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from labelgate.backends.local.blobs import BlobStore
+from labelgate.backends.local.blobs.stores import BlobStore
 from labelgate.errors import InvalidS3ObjectException
 
 SUMMARY_NAME = "manifest_summary.json"

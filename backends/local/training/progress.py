@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import ProjectVersion, utcnow
+from labelgate.backends.local.store.tables import ProjectVersion, utcnow
 from labelgate.backends.local.training.contract import Progress
 from labelgate.backends.local.training.worker_protocol import parse_progress
 from labelgate.errors import InvalidParameterException, ResourceNotFoundException

@@ -39,16 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelgate.backends.local.blobs import BlobStore
-from labelgate.backends.local.manifests import FILE_ERROR_MESSAGES
+from labelgate.backends.local.blobs.bundles import DEFAULT_MODELS_BUCKET, ModelBundle, upload_bundle
+from labelgate.backends.local.blobs.stores import BlobStore
+from labelgate.backends.local.core import processes
+from labelgate.backends.local.core.background import JobInterrupted
 from labelgate.backends.local.store.db import Database
-from labelgate.backends.local.store.models import ProjectVersion
-from labelgate.backends.local.training import processes
-from labelgate.backends.local.training.bundle import (
-    DEFAULT_MODELS_BUCKET,
-    ModelBundle,
-    upload_bundle,
-)
+from labelgate.backends.local.store.tables import ProjectVersion
 from labelgate.backends.local.training.contract import Progress, TrainingSettings
 from labelgate.backends.local.training.examples import TrainingDataError, build_request
 from labelgate.backends.local.training.failures import (
@@ -65,12 +61,13 @@ from labelgate.backends.local.training.outputs import (
     upload_file,
 )
 from labelgate.backends.local.training.progress import PREPARING, QUEUED, record_progress
-from labelgate.backends.local.training.validation import JobInterrupted, ValidatedInputs
+from labelgate.backends.local.training.validation_stage import ValidatedInputs
 from labelgate.backends.local.training.worker_protocol import (
     WorkerError,
     WorkerResult,
     parse_line,
 )
+from labelgate.backends.local.validation.manifests import FILE_ERROR_MESSAGES
 from labelgate.errors import InvalidS3ObjectException
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from labelgate.backends.local.safe_messages import scrub
+from labelgate.backends.local.core.caller_text import scrub
 from labelgate.backends.local.training.contract import (
     Progress,
     ProgressSink,
@@ -94,7 +94,7 @@ def learner() -> Learner:
     spec = os.environ.get(TEST_LEARNER_ENV)
     if spec:
         return _load_function(spec)
-    from labelgate.backends.local.training.ml import train_model
+    from labelgate.backends.local.training.learners import train_model
 
     return train_model
 

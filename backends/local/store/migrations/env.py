@@ -12,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from labelgate.backends.local.store.db import make_engine
-from labelgate.backends.local.store.models import Base
+from labelgate.backends.local.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,7 +18,7 @@ evaluation manifest snapshots), plots / drawing / report (the report).
 """
 
 from labelgate.backends.local.training.evaluation.evaluator import Evaluation, evaluate
-from labelgate.backends.local.training.evaluation.metrics import LabelMetrics
+from labelgate.backends.local.training.evaluation.label_metrics import LabelMetrics
 from labelgate.backends.local.training.evaluation.report import render_report
 from labelgate.backends.local.training.evaluation.snapshots import training_snapshot_lines
 from labelgate.backends.local.training.evaluation.summary import summary_file_name

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from labelgate.backends.local.training.contract import (
+from labelgate.backends.local.inference.records import (
     CLASSIFICATION,
     DETECTION,
     MULTILABEL,
@@ -26,19 +26,20 @@ from labelgate.backends.local.training.contract import (
     ImagePrediction,
     TaskKind,
 )
-from labelgate.backends.local.training.evaluation import coco, snapshots, summary
+from labelgate.backends.local.training.evaluation import coco_ap as coco
+from labelgate.backends.local.training.evaluation import snapshots, summary
 from labelgate.backends.local.training.evaluation.confusion import (
     ConfusionCell,
     confusion_matrix,
     top1,
 )
-from labelgate.backends.local.training.evaluation.matching import box_array, match_boxes
-from labelgate.backends.local.training.evaluation.metrics import (
+from labelgate.backends.local.training.evaluation.label_metrics import (
     LabelMetrics,
     aggregate,
     by_f1,
     label_metrics,
 )
+from labelgate.backends.local.training.evaluation.matching import box_array, match_boxes
 
 TASKS = (CLASSIFICATION, MULTILABEL, DETECTION)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labelgate.backends.local.training.evaluation.confusion import ConfusionCell
-from labelgate.backends.local.training.evaluation.metrics import LabelMetrics
+from labelgate.backends.local.training.evaluation.label_metrics import LabelMetrics
 
 #: Cells carry their percentage up to this many labels; beyond, the colours alone.
 ANNOTATE_CELLS_UP_TO = 20

@@ -20,11 +20,11 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelgate.backends.local.training.contract import DETECTION, Example
+from labelgate.backends.local.inference.records import DETECTION, Example
 from labelgate.backends.local.training.evaluation import drawing, plots
 from labelgate.backends.local.training.evaluation.confusion import top1
 from labelgate.backends.local.training.evaluation.evaluator import Evaluation
-from labelgate.backends.local.training.evaluation.metrics import LabelMetrics
+from labelgate.backends.local.training.evaluation.label_metrics import LabelMetrics
 
 MAX_EXAMPLES = 12
 INDEX_NAME = "index.html"

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from labelgate.backends.local.training.contract import (
+from labelgate.backends.local.inference.records import (
     DETECTION,
     Box,
     Detection,

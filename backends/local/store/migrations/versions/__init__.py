@@ -1,1 +1,1 @@
-"""(placeholder)"""
+"""One file per schema revision, applied in order."""
