@@ -18,11 +18,12 @@ COPY server ./server
 COPY backends ./backends
 # torch/torchvision first, from PyTorch's own index only (the CPU wheels: a few hundred MB,
 # not the CUDA build's gigabytes); then everything else from PyPI alone, so no package can
-# come from the index it was not meant to. `train` is the trainer, `postgres` the driver for
-# a shared database.
+# come from the index it was not meant to. Two distributions: the client (CLI, stubs) and the
+# server with its parts: `server` the local backend, `train` the trainer, `triton` and `aws`
+# the other runtimes and backend, `postgres` the driver for a shared database.
 RUN grep -oE '"(torch|torchvision)==[^"]+"' pyproject.toml | tr -d '"' \
     | xargs /opt/labelgate/bin/pip install --index-url "${TORCH_INDEX}" \
- && /opt/labelgate/bin/pip install '.[train,postgres]' \
+ && /opt/labelgate/bin/pip install ./clients/python '.[server,train,triton,aws,postgres]' \
  && /opt/labelgate/bin/python -c "import torch, torchvision, onnxruntime, labelgate.server"
 
 # --- run: the virtualenv, an unprivileged user, a data volume ----------------------------------

@@ -22,10 +22,21 @@ TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime==1.32.0 numpy==1.26.4 \
 
 .PHONY: venv triton-venv run test lint proto bench demo clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# Two distributions from this checkout, installed editable in one pip command: the client
+# (clients/python: stubs, Client, CLI) and the server (the root). `make run` installs what
+# running needs; `make test`, `lint` and `bench` add the dev and benchmark tools.
+RUN_EXTRAS := server,train,triton,aws,postgres
+CLIENT := ./clients/python
+PACKAGING := pyproject.toml $(CLIENT)/pyproject.toml $(CLIENT)/labelgate/VERSION
+
+$(VENV)/.installed-run: $(PACKAGING)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev,train,bench]'
+	$(PIP) install --quiet -e $(CLIENT) -e '.[$(RUN_EXTRAS)]'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
+	$(PIP) install --quiet -e $(CLIENT) -e '.[$(RUN_EXTRAS),dev,bench]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -38,7 +49,7 @@ $(TRITON_VENV)/.installed:
 
 triton-venv: $(TRITON_VENV)/.installed
 
-run: venv
+run: $(VENV)/.installed-run
 	$(VENV)/bin/labelgate serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
 		--metrics-port $(METRICS_PORT) --aws-port $(AWS_PORT)
 
@@ -48,6 +59,12 @@ test: venv triton-venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	# import-linter reads one folder per root package: assemble `labelgate` as it installs.
+	rm -rf build/import-tree && mkdir -p build/import-tree
+	cp -r $(CLIENT)/labelgate build/import-tree/labelgate
+	cp -r server build/import-tree/labelgate/server
+	cp -r backends build/import-tree/labelgate/backends
+	PYTHONPATH=build/import-tree $(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile
 	$(BUF) lint
 
@@ -64,4 +81,4 @@ demo: venv
 	$(PY) examples/demo.py
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info
+	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info $(CLIENT)/build $(CLIENT)/*.egg-info

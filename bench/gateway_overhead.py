@@ -50,7 +50,7 @@ def _timed(call: Callable[[], object], n: int) -> list[float]:
 def _seed(data_dir: Path) -> tuple[str, str]:
     from bench.manifest_import import write_dataset
 
-    # Real images: datasets validate every source-ref (spec 02 ERROR_INVALID_IMAGE).
+    # Real images: datasets validate every source-ref (training.md ERROR_INVALID_IMAGE).
     manifest = write_dataset(data_dir, ENTRIES)
     return "bench-project", manifest.name
 

@@ -1,4 +1,4 @@
-"""Training benchmarks on the real datasets of ../shared/data, end to end through the API.
+"""Training benchmarks on the real datasets (bench/README.md), end to end through the API.
 
 For each scenario: the dataset is staged into a fresh gateway's blob store
 (training_data.py), a `labelgate.server` subprocess imports it (CreateDataset TRAIN and
@@ -11,7 +11,7 @@ Baseline, same process, same train/test images:
 * classification and multi-label: frozen EfficientNet-Lite0 features + logistic regression
   (scikit-learn; C chosen on a split carved from the training set);
 * detection: the same detector with fixed default hyper-parameters, no AutoML.
-Both are scored by the same evaluation code as the product (spec 02 metrics) and, for
+Both are scored by the same evaluation code as the product (training.md metrics) and, for
 classification, by plain top-1 accuracy and macro-F1 too.
 
     .venv/bin/python -m bench training_clothing10

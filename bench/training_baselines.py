@@ -7,7 +7,7 @@
 * detection: the product's own detector with fixed default hyper-parameters (no AutoML),
   on the same budget.
 
-Every baseline's predictions go through the product's evaluation code, so the spec 02
+Every baseline's predictions go through the product's evaluation code, so the training.md
 numbers compare like for like.
 """
 

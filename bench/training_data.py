@@ -1,4 +1,4 @@
-"""Staging the real datasets of ../shared/data into a gateway's local blob store.
+"""Staging the real datasets (LABELGATE_BENCH_DATA) into a gateway's local blob store.
 
 Their manifests name images relative to the dataset folder; the gateway reads
 `s3://bucket/key` objects, so each image is hard-linked (copied across file systems) into

@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=90,
                         help="the model version's training budget in seconds, 60 to 86400 "
                              "(default 90)")
+    parser.add_argument("--learner", default="automl",
+                        help="the learner plugin that trains (default automl, labelgate's own)")
     parser.add_argument("--data-dir", type=Path,
                         help="keep the gateway's data here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = data_dir = Path(tempfile.mkdtemp(prefix="labelgate-demo-"))
     settings = Settings(
         data_dir=data_dir, port=0, metrics_port=0, log_level="WARNING",
-        backends={"local": {"training_seed": 0}},
+        backends={"local": {"training_seed": 0, "training_learner": args.learner}},
     )
     try:
         with running_gateway(settings) as gateway, Client(gateway.address) as client:

@@ -1,25 +1,55 @@
 """Gateway settings: defaults < TOML file < `LABELGATE_*` environment < explicit overrides.
 
+One typed tree: `Settings` (pydantic-settings) holds the gateway's keys, and `backends` holds
+each backend's table validated into that backend's own settings type (its `settings_type`,
+e.g. `LocalSettings` for `[backends.local]`), so every value is checked once, when the
+settings load, and a bad one stops the start with a message naming its dotted key and where
+it came from (`backends.local.training_threads: must be an integer, got 'x' (from
+LABELGATE_BACKENDS__LOCAL__TRAINING_THREADS)`). Unknown keys are errors rather than silently
+ignored, because a misspelt key that does nothing is the hardest config bug to see.
+
 Every setting has a safe default (loopback only, data under `./.labelgate`), so the gateway
-runs with no file and no environment at all. Unknown keys in the file are errors rather than
-silently ignored, because a misspelt key that does nothing is the hardest config bug to see.
+runs with no file and no environment at all. `Settings(...)` itself reads nothing but its
+arguments; `load_settings` adds the file, environment and override layers (pydantic-settings
+sources), each with its relative paths made absolute against its own base (the file's
+folder; the working directory for the environment and overrides), and merges them in order:
+a higher layer replaces a key, and backend tables merge key by key. docs/configuration.md
+is the reference of every key.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from labelgate.backends.base import (
+    SettingsError,
+    backend_settings_type,
+    dotted,
+    settings_problems,
+    validate_settings,
+)
 
 ENV_PREFIX = "LABELGATE_"
+#: Separates the parts of a nested key's variable: LABELGATE_BACKENDS__LOCAL__DATABASE_URL.
+ENV_NESTED_DELIMITER = "__"
 #: Names the config file when `load_settings` is given no path (handy in containers).
 CONFIG_ENV = "LABELGATE_CONFIG"
 #: `metrics_port` value that binds any free port (tests read `Gateway.metrics_port`).
@@ -29,7 +59,7 @@ MIB = 1024 * 1024
 #: envelope; bigger payloads then reach our own size checks and get AWS's errors.
 MIN_MESSAGE_BYTES = 6 * MIB
 LOG_FORMATS = ("auto", "json", "text")
-#: Keys of backend tables that name files or folders; they are made absolute with data_dir
+#: Keys of backend tables that name files or folders; each layer makes them absolute
 #: (`database_url` too, when it is a SQLite file).
 BACKEND_PATH_KEYS = frozenset({"triton_venv", "triton_repository"})
 
@@ -38,9 +68,18 @@ class ConfigError(ValueError):
     """A setting has a value the gateway cannot use; the message names the setting."""
 
 
-@dataclass(frozen=True)
-class Settings:
+#: The layers `load_settings` is building from (highest first); empty otherwise, so that
+#: `Settings(...)` reads nothing but its arguments.
+_LAYERS: ContextVar[tuple[_Layer, ...]] = ContextVar("labelgate_settings_layers", default=())
+
+
+class Settings(BaseSettings):
     """Everything the gateway process needs to know. Immutable: derive with `replace`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid",
+        frozen=True, validate_default=True,
+    )
 
     host: str = "127.0.0.1"
     port: int = 50051  # 0 binds any free port
@@ -48,60 +87,153 @@ class Settings:
     metrics_port: int = 9464  # 0 turns /metrics off; -1 binds any free port
     data_dir: Path = Path(".labelgate")
     default_backend: str = "local"
-    # Backend name -> its config table, passed to the backend's `from_config`.
-    backends: dict[str, dict[str, Any]] = field(default_factory=lambda: {"local": {}})
+    # Backend name -> its settings: the backend's `settings_type` (a plain dict for a backend
+    # that declares none or is not installed; loading it says so). Naming a default backend
+    # is enough to load it; its table may stay empty.
+    backends: dict[str, Any] = Field(default_factory=dict)
     log_level: str = "INFO"
-    log_format: str = "auto"  # auto: JSON lines unless stderr is a terminal
-    shutdown_grace_seconds: float = 10.0
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: JSON unless a terminal
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
     max_message_bytes: int = 8 * MIB
     # The AWS-compatible HTTP front (aws_front.py): 0 = off (default), -1 = any free port.
     aws_host: str = "127.0.0.1"
     aws_port: int = 0
     # Access key id -> secret access key. When any are set, the AWS front verifies SigV4
     # signatures; when none are, it ignores them (a local endpoint).
-    aws_access_keys: dict[str, str] = field(default_factory=dict)
+    aws_access_keys: dict[str, str] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        # Coerce first so values from TOML/env/kwargs all end up the declared types.
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(settings_problems(exc, type(self)))) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Never the process environment or a dotenv file on their own: load_settings
+        # supplies its layers (file, environment, overrides) while it builds.
+        return (init_settings, *_LAYERS.get())
+
+    # -- validation (the messages become "<dotted key>: <message>") --------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _default_backend_table(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("backends", {}), Mapping):
+            data = dict(data)
+            backends = dict(data.get("backends", {}))
+            backends.setdefault(str(data.get("default_backend", "local")), {})
+            data["backends"] = backends
+        return data
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, port: int) -> int:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"must be 0..65535, got {port}")
+        return port
+
+    @field_validator("metrics_port", "aws_port")
+    @classmethod
+    def _optional_port(cls, port: int) -> int:
+        if not EPHEMERAL_METRICS_PORT <= port <= 65535:
+            raise ValueError(f"must be -1..65535, got {port}")
+        return port
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, data_dir: Path) -> Path:
         # Absolute from here on: workers and runtimes run in folders of their own, so a
         # relative path would be resolved a second time against the wrong directory.
-        object.__setattr__(self, "data_dir", _absolute(self.data_dir, Path.cwd()))
-        object.__setattr__(self, "log_level", str(self.log_level).upper())
-        object.__setattr__(self, "log_format", str(self.log_format).lower())
-        backends = {str(k): dict(v) for k, v in self.backends.items()}
-        # Naming a default backend is enough to load it; its table may stay empty.
-        backends.setdefault(self.default_backend, {})
-        object.__setattr__(self, "backends", backends)
-        self._check()
+        return _absolute(data_dir, Path.cwd())
 
-    def _check(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be 0..65535, got {self.port}")
-        if not EPHEMERAL_METRICS_PORT <= self.metrics_port <= 65535:
-            raise ConfigError(f"metrics_port must be -1..65535, got {self.metrics_port}")
-        if self.log_format not in LOG_FORMATS:
-            raise ConfigError(f"log_format must be one of {LOG_FORMATS}, got {self.log_format!r}")
-        if not isinstance(logging.getLevelName(self.log_level), int):
-            raise ConfigError(f"log_level {self.log_level!r} is not a logging level")
-        if self.shutdown_grace_seconds < 0:
-            raise ConfigError("shutdown_grace_seconds must not be negative")
-        if self.max_message_bytes < MIN_MESSAGE_BYTES:
-            raise ConfigError(
-                f"max_message_bytes must be at least {MIN_MESSAGE_BYTES} (6 MiB) so 5 MB "
-                f"images and dataset changes fit, got {self.max_message_bytes}"
-            )
-        if not EPHEMERAL_METRICS_PORT <= self.aws_port <= 65535:
-            raise ConfigError(f"aws_port must be -1..65535, got {self.aws_port}")
-        if not self.default_backend:
-            raise ConfigError("default_backend must name a backend")
+    @field_validator("default_backend")
+    @classmethod
+    def _default_backend(cls, name: str) -> str:
+        if not name:
+            raise ValueError("must name a backend")
+        return name
 
+    @field_validator("backends", mode="before")
+    @classmethod
+    def _tables(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping) or not all(
+                isinstance(t, Mapping | BaseModel) for t in value.values()):
+            raise ValueError("must be tables, e.g. [backends.local]")
+        return {str(name): table for name, table in value.items()}
+
+    @field_validator("backends")
+    @classmethod
+    def _typed_tables(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Each table as its backend's settings type (SettingsError naming every bad key
+        under its `<name>.<key>`)."""
+        typed: dict[str, Any] = {}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, table in value.items():
+            settings_type = backend_settings_type(name)
+            if settings_type is None:
+                typed[name] = dict(table) if isinstance(table, Mapping) else table
+                continue
+            try:
+                typed[name] = validate_settings(settings_type, table)
+            except SettingsError as exc:
+                problems += [((name, *path), what) for path, what in exc.problems]
+        if problems:
+            raise SettingsError(problems)
+        return typed
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, level: Any) -> Any:
+        level = str(level).upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError(f"{level!r} is not a logging level")
+        return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("max_message_bytes")
+    @classmethod
+    def _max_message_bytes(cls, size: int) -> int:
+        if size < MIN_MESSAGE_BYTES:
+            raise ValueError(f"must be at least {MIN_MESSAGE_BYTES} (6 MiB) so 5 MB images and "
+                             f"dataset changes fit, got {size}")
+        return size
+
+    @field_validator("aws_access_keys", mode="before")
+    @classmethod
+    def _access_keys(cls, value: Any) -> Any:
+        """A table {key id = secret}, or text "ID:SECRET[,ID:SECRET...]" (environment)."""
+        if not isinstance(value, str):
+            return value
+        pairs = [p.strip() for p in value.split(",") if p.strip()]
+        keys = dict(p.split(":", 1) for p in pairs if ":" in p)
+        if len(keys) != len(pairs):
+            raise ValueError("must be ID:SECRET pairs, comma separated")
+        return keys
+
+    # -- use ----------------------------------------------------------------------------
     @property
     def address(self) -> str:
         """`host:port` as configured (the bound port may differ when port is 0)."""
         return _join_host_port(self.host, self.port)
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`, validated like any settings."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"replace() got unknown setting(s): {', '.join(unknown)}")
+        current = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**current, **changes})
 
 
 def dial_address(host: str, port: int) -> str:
@@ -118,58 +250,7 @@ def _join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_INT_FIELDS = {"port", "metrics_port", "max_message_bytes", "aws_port"}
-_FLOAT_FIELDS = {"shutdown_grace_seconds"}
-
-
-def _coerce(name: str, value: Any, source: str) -> Any:
-    """Environment values are text; turn them into the field's type with a clear error."""
-    try:
-        if name in _INT_FIELDS:
-            return int(value)
-        if name in _FLOAT_FIELDS:
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} must be a number, got {value!r}") from None
-    if name == "data_dir":
-        return Path(value)
-    if name == "aws_access_keys":
-        return _access_keys(value, source)
-    if name == "backends":
-        if not isinstance(value, Mapping) or not all(
-            isinstance(t, Mapping) for t in value.values()
-        ):
-            raise ConfigError(f"{source}: backends must be tables, e.g. [backends.local]")
-        return {str(k): dict(v) for k, v in value.items()}
-    return value
-
-
-def _access_keys(value: Any, source: str) -> dict[str, str]:
-    """A table {key id = secret}, or text "ID:SECRET[,ID:SECRET...]" (environment)."""
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    pairs = [p.strip() for p in str(value).split(",") if p.strip()]
-    keys = dict(p.split(":", 1) for p in pairs if ":" in p)
-    if len(keys) != len(pairs):
-        raise ConfigError(f"{source}: aws_access_keys must be ID:SECRET pairs, comma separated")
-    return keys
-
-
-def _from_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path}: {e}") from None
-    unknown = sorted(set(raw) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
-    values = {k: _coerce(k, v, str(path)) for k, v in raw.items()}
-    # A relative path in a file means "next to this file", so the file works from any cwd.
-    return _absolute_paths(values, path.absolute().parent)
+# --- paths --------------------------------------------------------------------------------------
 
 
 def _absolute(path: str | Path, base: Path) -> Path:
@@ -179,6 +260,10 @@ def _absolute(path: str | Path, base: Path) -> Path:
 
 def _absolute_sqlite_url(url: str, base: Path) -> str:
     """`sqlite:///relative.db` names a file relative to the process's directory: anchor it."""
+    # SQLAlchemy comes with the local backend (the `server` extra), the only one with a URL.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -194,49 +279,125 @@ def _absolute_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
     """One layer's relative paths made absolute against `base`: the config file's folder
     for the file, the working directory for flags and environment."""
     values = dict(values)
-    if "data_dir" in values:
+    if isinstance(values.get("data_dir"), str | Path):
         values["data_dir"] = _absolute(values["data_dir"], base)
-    tables = {}
-    for name, table in values.get("backends", {}).items():
-        table = dict(table)
-        for key in BACKEND_PATH_KEYS & table.keys():
-            if table[key]:
-                table[key] = str(_absolute(str(table[key]), base))
-        if isinstance(table.get("database_url"), str):
-            table["database_url"] = _absolute_sqlite_url(table["database_url"], base)
-        tables[name] = table
-    if tables:
-        values["backends"] = tables
+    tables = values.get("backends")
+    if not isinstance(tables, Mapping):
+        return values  # not tables: validation says so
+    anchored: dict[str, Any] = {}
+    for name, table in tables.items():
+        if isinstance(table, Mapping):
+            table = dict(table)
+            for key in BACKEND_PATH_KEYS & table.keys():
+                if isinstance(table[key], str | Path) and table[key]:
+                    table[key] = str(_absolute(str(table[key]), base))
+            if isinstance(table.get("database_url"), str):
+                table["database_url"] = _absolute_sqlite_url(table["database_url"], base)
+        anchored[name] = table
+    values["backends"] = anchored
     return values
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    backends: dict[str, dict[str, Any]] = {}
-    for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
-            continue
-        name = key.removeprefix(ENV_PREFIX).lower()
-        if name.startswith("backends__"):
-            # LABELGATE_BACKENDS__LOCAL__DATABASE_URL -> backends["local"]["database_url"]
-            parts = name.split("__")
-            if len(parts) != 3 or not all(parts):
-                raise ConfigError(f"{key}: expected LABELGATE_BACKENDS__<NAME>__<KEY>")
-            backends.setdefault(parts[1], {})[parts[2]] = value
-        elif name in _FIELDS and name != "backends":
-            values[name] = _coerce(name, value, key)
-        # Other LABELGATE_* variables belong to other tools (CLI, tests); leave them alone.
-    if backends:
-        values["backends"] = backends
-    return values
+# --- layers ---------------------------------------------------------------------------------------
 
 
-def _merge_backends(base: dict[str, dict[str, Any]], extra: Mapping[str, Mapping[str, Any]]
-                    ) -> dict[str, dict[str, Any]]:
-    merged = {name: dict(table) for name, table in base.items()}
-    for name, table in extra.items():
-        merged.setdefault(name, {}).update(table)
-    return merged
+class _Layer(PydanticBaseSettingsSource):
+    """A source of `load_settings`: its values, paths anchored, and where a key came from."""
+
+    values: dict[str, Any]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ returns the whole layer
+
+    def __call__(self) -> dict[str, Any]:
+        return self.values
+
+    def has(self, path: tuple[str | int, ...]) -> bool:
+        node: Any = self.values
+        for part in path:
+            if not isinstance(node, Mapping) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def origin(self, path: tuple[str | int, ...]) -> str:
+        raise NotImplementedError
+
+
+class _FileLayer(_Layer):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = TomlConfigSettingsSource(settings_cls, toml_file=path)()
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        self.path = path
+        # A relative path in a file means "next to this file", so it works from any cwd.
+        self.values = _absolute_paths(raw, path.absolute().parent)
+
+    def origin(self, path: tuple[str | int, ...]) -> str:
+        return f"config file {self.path}"
+
+
+class _EnvironmentLayer(_Layer):
+    """`LABELGATE_<KEY>` and `LABELGATE_BACKENDS__<NAME>__<KEY>` from `env` (pydantic-settings'
+    environment source, reading the given mapping; values stay text, the types parse it)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+
+        class Source(EnvSettingsSource):
+            def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+                return value  # no JSON: an account id "000000000000" stays text
+
+        tables = f"{ENV_PREFIX}BACKENDS{ENV_NESTED_DELIMITER}"
+        for key in env:
+            parts = key.upper().removeprefix(tables).split(ENV_NESTED_DELIMITER)
+            if key.upper().startswith(tables) and (len(parts) != 2 or not all(parts)):
+                raise ConfigError(f"{key}: expected {tables}<NAME>{ENV_NESTED_DELIMITER}<KEY>")
+        source = Source(settings_cls)
+        source.env_vars = {k.lower(): v for k, v in env.items() if k != CONFIG_ENV}
+        self.values = _absolute_paths(source(), Path.cwd())
+
+    @staticmethod
+    def variable(path: tuple[str | int, ...]) -> str:
+        return ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in path).upper()
+
+    def origin(self, path: tuple[str | int, ...]) -> str:
+        return f"from {self.variable(path)}"
+
+
+class _OverrideLayer(_Layer):
+    def __init__(self, settings_cls: type[BaseSettings], overrides: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        values = InitSettingsSource(settings_cls, init_kwargs=dict(overrides))()
+        self.values = _absolute_paths(values, Path.cwd())
+
+    def origin(self, path: tuple[str | int, ...]) -> str:
+        return f"from the {path[0]} option"
+
+
+def _describe(problems: list[tuple[tuple[str | int, ...], str]]) -> str:
+    """One `<dotted key>: <what> (<where>)` per problem; where: the highest layer that set
+    the key (or the table holding it), when settings are being loaded."""
+    layers = _LAYERS.get()
+    lines = []
+    for path, what in problems:
+        where = next((layer.origin(path[:n]) for n in range(len(path), 0, -1)
+                      for layer in layers if layer.has(path[:n])), None)
+        lines.append(f"{dotted(path)}: {what}" + (f" ({where})" if where else ""))
+    return "; ".join(lines)
+
+
+@contextmanager
+def _building(layers: tuple[_Layer, ...]) -> Iterator[None]:
+    token = _LAYERS.set(layers)
+    try:
+        yield
+    finally:
+        _LAYERS.reset(token)
 
 
 def load_settings(
@@ -252,24 +413,27 @@ def load_settings(
     Backend tables merge key by key across layers rather than replacing each other.
     """
     env = os.environ if env is None else env
-    unknown = sorted(set(overrides) - set(_FIELDS))
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
     if unknown:
         raise TypeError(f"load_settings() got unknown setting(s): {', '.join(unknown)}")
-
-    values: dict[str, Any] = {"backends": {}}
     path = config_path if config_path is not None else env.get(CONFIG_ENV) or None
-    layers = [_from_file(Path(path))] if path is not None else []
-    cwd = Path.cwd()
-    layers.append(_absolute_paths(_from_env(env), cwd))
-    layers.append(_absolute_paths(
-        {k: _coerce(k, v, "override") for k, v in overrides.items() if v is not None}, cwd))
-    for layer in layers:
-        for name, value in layer.items():
-            if name == "backends":
-                values["backends"] = _merge_backends(values["backends"], value)
-            else:
-                values[name] = value
-    if not values["backends"]:
-        # No tables anywhere: load just the default backend (with its defaults).
-        values["backends"] = {values.get("default_backend", Settings.default_backend): {}}
-    return Settings(**values)
+    layers: list[_Layer] = [
+        _OverrideLayer(Settings, {k: v for k, v in overrides.items() if v is not None}),
+        _EnvironmentLayer(Settings, env),
+    ]
+    if path is not None:
+        layers.append(_FileLayer(Settings, Path(path)))
+    with _building(tuple(layers)):
+        return Settings()
+
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "EPHEMERAL_METRICS_PORT",
+    "MIN_MESSAGE_BYTES",
+    "ConfigError",
+    "Settings",
+    "dial_address",
+    "load_settings",
+]

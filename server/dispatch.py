@@ -37,7 +37,7 @@ from labelgate.server.access import (
     Principal,
 )
 from labelgate.server.audit import Auditor, AuditRecord, LogAuditor
-from labelgate.server.errors import internal_error
+from labelgate.server.error_status import internal_error
 from labelgate.server.metrics import GatewayMetrics
 from labelgate.server.router import Router
 

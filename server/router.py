@@ -1,9 +1,10 @@
 """Which backend handles a request, and the call into it.
 
 Transport-neutral: the gRPC servicer and the AWS-compatible HTTP front both end here with a
-proto request and a `RequestContext`. Routing follows DESIGN.md: a request that names an ARN
-goes to the backend that owns it; a request without one (CreateProject, DescribeProjects)
-goes to the default backend, or to the one named by the `x-labelgate-backend` metadata key.
+proto request and a `RequestContext`. Routing follows docs/architecture.md (Backends): a
+request that names an ARN goes to the backend that owns it; a request without one
+(CreateProject, DescribeProjects) goes to the default backend, or to the one named by the
+`x-labelgate-backend` metadata key.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from labelgate import shapes
 from labelgate.errors import LabelgateError
 from labelgate.server import calls
 from labelgate.server.dispatch import OPERATIONS, Call, Dispatcher, Operation
-from labelgate.server.errors import to_grpc_status
+from labelgate.server.error_status import to_grpc_status
 
 SERVICE_NAME = shapes.SERVICE.full_name  # "labelgate.v1.CustomLabels"
 TRANSPORT = "grpc"

@@ -8,8 +8,19 @@ the Triton tests).
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The test suite's learner plugins (`fake`, tests/training_jobs/fake_learner.py) are
+#: registered by a dist-info folder that is on the path only while the tests run, for this
+#: process and the gateways and training workers it starts; nothing is installed.
+TEST_PLUGINS = ROOT / "tests" / "plugins"
+sys.path[:0] = [str(TEST_PLUGINS)]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(TEST_PLUGINS), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 POSTGRES_URL_ENV = "LABELGATE_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "LABELGATE_REQUIRE_POSTGRES"

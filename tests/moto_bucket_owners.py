@@ -6,7 +6,7 @@ credentials or its `x-moto-account-id` header, and ListBuckets lists only the ca
 account), but its GetBucketAcl answers every bucket of every account with one hard-coded
 `Owner.ID` (`75aa57f0...`, `S3Response._acl_to_dict`), ignores the Owner of PutBucketAcl
 and implements no `ExpectedBucketOwner`. So no request to plain moto can show two buckets
-with different owners, which is what `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER` (spec 02 §2.4
+with different owners, which is what `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER` (training.md §2.4
 #4) is about. Real S3 answers GetBucketAcl with the canonical user id of the bucket
 owner's account.
 

@@ -7,11 +7,12 @@ the same converter (`shapes.from_aws`, lenient about members a newer AWS API may
 AWS errors are raised as the labelgate exception of the same name, so a caller cannot tell
 which backend answered.
 
-Config (`[backends.aws]`, all optional): `region`, `profile`, `endpoint_url` (another
-Rekognition-compatible endpoint, e.g. a labelgate AWS front), `max_attempts`,
-`connect_timeout`, `read_timeout`, `arn_prefixes` (ARNs this backend owns besides AWS's own
-partitions: a labelgate front's `arn:labelgate:`). Credentials come from boto3's normal chain
-(environment, profile, instance role), or `aws_access_key_id`/`aws_secret_access_key`.
+Settings (`[backends.aws]`, all optional; the typed AwsSettings, `settings_type`): `region`,
+`profile`, `endpoint_url` (another Rekognition-compatible endpoint, e.g. a labelgate AWS
+front), `max_attempts`, `connect_timeout`, `read_timeout`, `arn_prefixes` (ARNs this backend
+owns besides AWS's own partitions: a labelgate front's `arn:labelgate:`). Credentials come
+from boto3's normal chain (environment, profile, instance role), or
+`aws_access_key_id`/`aws_secret_access_key`.
 """
 
 from __future__ import annotations
@@ -22,16 +23,43 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
+from pydantic import Field, field_validator
 
 from labelgate import shapes
-from labelgate.backends.base import BackendBase, RequestContext
+from labelgate.backends.base import BackendBase, BackendSettings, RequestContext
 from labelgate.errors import InternalServerError, ValidationException, error_class
 
 AWS_PARTITIONS = ("arn:aws:", "arn:aws-cn:", "arn:aws-us-gov:")
-CONFIG_KEYS = frozenset({
-    "region", "profile", "endpoint_url", "max_attempts", "connect_timeout", "read_timeout",
-    "arn_prefixes", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-})
+
+
+class AwsSettings(BackendSettings):
+    """Every key of `[backends.aws]` (all optional; docs/configuration.md)."""
+
+    region: str | None = None  # None: boto3's default region
+    profile: str | None = None  # a profile of the AWS config files
+    endpoint_url: str | None = None  # another Rekognition-compatible endpoint
+    max_attempts: int = Field(3, ge=1)  # boto3 retries (standard mode)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(60.0, gt=0)
+    # ARNs this backend owns besides AWS's own partitions (a labelgate front's
+    # `arn:labelgate:`); text from the environment is comma separated.
+    arn_prefixes: tuple[str, ...] = ()
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+
+    @field_validator("arn_prefixes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    def credentials(self) -> dict[str, str]:
+        """The keys given here, as boto3 session arguments."""
+        return {name: value for name in
+                ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+                if (value := getattr(self, name))}
 
 
 class AwsBackend(BackendBase):
@@ -40,6 +68,7 @@ class AwsBackend(BackendBase):
     """Amazon Rekognition Custom Labels (or any endpoint speaking its protocol) via boto3."""
 
     name = "aws"
+    settings_type = AwsSettings
 
     def __init__(self, *, region: str | None = None, profile: str | None = None,
                  endpoint_url: str | None = None, max_attempts: int = 3,
@@ -57,24 +86,19 @@ class AwsBackend(BackendBase):
         self.client = client  # a boto3 Rekognition client; made at start() when not given
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, data_dir: Path) -> AwsBackend:
-        unknown = sorted(set(config) - CONFIG_KEYS)
-        if unknown:
-            raise ValueError(f"unknown aws backend setting(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(CONFIG_KEYS))})")
-        prefixes = config.get("arn_prefixes", ())
-        if isinstance(prefixes, str):
-            prefixes = [p.strip() for p in prefixes.split(",") if p.strip()]
+    def from_config(cls, config: AwsSettings | Mapping[str, Any], *,
+                    data_dir: Path) -> AwsBackend:
+        """From the typed `[backends.aws]` settings, or a mapping validated into them
+        (SettingsError, a ValueError, names each bad or unknown key)."""
+        settings: AwsSettings = cls.typed_settings(config)
         return cls(
-            region=config.get("region"), profile=config.get("profile"),
-            endpoint_url=config.get("endpoint_url"),
-            max_attempts=int(config.get("max_attempts", 3)),
-            connect_timeout=float(config.get("connect_timeout", 10.0)),
-            read_timeout=float(config.get("read_timeout", 60.0)),
-            arn_prefixes=tuple(prefixes),
-            credentials={k: str(config[k]) for k in
-                         ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-                         if config.get(k)},
+            region=settings.region, profile=settings.profile,
+            endpoint_url=settings.endpoint_url,
+            max_attempts=settings.max_attempts,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            arn_prefixes=settings.arn_prefixes,
+            credentials=settings.credentials(),
         )
 
     def make_client(self) -> Any:
@@ -137,4 +161,4 @@ for _operation in shapes.OPERATIONS:
     setattr(AwsBackend, shapes.snake_operation(_operation), _operation_method(_operation))
 
 
-__all__ = ["AWS_PARTITIONS", "CONFIG_KEYS", "AwsBackend"]
+__all__ = ["AWS_PARTITIONS", "AwsBackend", "AwsSettings"]

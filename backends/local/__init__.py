@@ -8,7 +8,6 @@ RPC); the services hold the behaviour.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -21,17 +20,18 @@ from labelgate.backends.base import BackendBase, RequestContext, methods_for
 from labelgate.backends.local.blobs.stores import make_blob_store
 from labelgate.backends.local.control.datasets import DatasetService
 from labelgate.backends.local.control.pagination import PageTokens
-from labelgate.backends.local.control.policies import DEFAULT_MAX_POLICIES, PolicyService
+from labelgate.backends.local.control.policies import PolicyService
 from labelgate.backends.local.control.projects import ProjectService
 from labelgate.backends.local.control.tags import TagService
 from labelgate.backends.local.control.versions import VersionService, export
-from labelgate.backends.local.core.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from labelgate.backends.local.core.arns import ArnFactory
 from labelgate.backends.local.serving.serving_metrics import ServingMetrics
 from labelgate.backends.local.serving.serving_service import (
     ServingConfig,
     ServingService,
     make_runtime,
 )
+from labelgate.backends.local.settings import LocalSettings
 from labelgate.backends.local.store.db import Database, default_url
 from labelgate.backends.local.store.tables import Setting
 from labelgate.backends.local.training import TrainingService
@@ -40,24 +40,6 @@ from labelgate.backends.local.training.progress import watch
 from labelgate.backends.local.training.trainer import TrainerConfig
 from labelgate.v1 import custom_labels_pb2 as pb
 
-#: Every key of the `[backends.local]` table; anything else is a typo and fails loudly.
-CONFIG_KEYS = frozenset(
-    {
-        "database_url",
-        "region",
-        "account_id",
-        "max_project_policies",
-        "blob_store",
-        "s3_endpoint_url",
-        "s3_region",
-        "s3_access_key_id",
-        "s3_secret_access_key",
-        # Training (training/trainer.py TrainerConfig).
-        *TrainerConfig.KEYS,
-        # Serving (serving/service.py ServingConfig).
-        *ServingConfig.KEYS,
-    }
-)
 PAGE_TOKEN_SECRET = "page_token_secret"
 
 
@@ -86,23 +68,16 @@ class LocalBackend(BackendBase):
     name = "local"
     # Until accounts exist (the security issue), a copy has nowhere to come from.
     unimplemented = frozenset({"CopyProjectVersion"})
+    settings_type = LocalSettings
 
-    def __init__(
-        self,
-        *,
-        data_dir: Path,
-        database_url: str,
-        arns: ArnFactory,
-        max_project_policies: int,
-        config: Mapping[str, Any],
-    ) -> None:
+    def __init__(self, *, data_dir: Path, settings: LocalSettings) -> None:
         self.data_dir = Path(data_dir)
-        self.database_url = database_url
-        self.arns = arns
-        self.max_project_policies = max_project_policies
-        self._config = dict(config)  # the blob store factory reads its keys from here
-        self.trainer_config = TrainerConfig.from_config(config)
-        self.serving_config = ServingConfig.from_config(config)
+        self.settings = settings
+        self.database_url = settings.database_url or default_url(self.data_dir)
+        self.arns = ArnFactory(settings.region, settings.account_id)
+        self.max_project_policies = settings.max_project_policies
+        self.trainer_config = TrainerConfig.from_settings(settings)
+        self.serving_config = ServingConfig.from_settings(settings)
         self.training_metrics = TrainingMetrics()
         self.serving_metrics = ServingMetrics()
         self.db: Database | None = None
@@ -114,38 +89,15 @@ class LocalBackend(BackendBase):
         self.serving_metrics = ServingMetrics(registry)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, data_dir: Path) -> LocalBackend:
-        # `triton_*` keys belong to the triton runtime, which checks them itself
-        # (serving/triton.py CONFIG_KEYS) when `runtime = "triton"` loads it.
-        unknown = sorted(k for k in set(config) - CONFIG_KEYS if not k.startswith("triton_"))
-        if unknown:
-            raise ValueError(
-                f"unknown local backend setting(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(CONFIG_KEYS))})"
-            )
-        region = str(config.get("region", DEFAULT_REGION))
-        account = str(config.get("account_id", DEFAULT_ACCOUNT))
-        # Both end up in every ARN, which must match the API model's patterns.
-        if not re.fullmatch(r"[a-z\d-]+", region):
-            raise ValueError(f"region must match [a-z0-9-]+, got {region!r}")
-        if not re.fullmatch(r"\d{12}", account):
-            raise ValueError(f"account_id must be 12 digits, got {account!r}")
-        max_policies = config.get("max_project_policies", DEFAULT_MAX_POLICIES)
-        # Environment overrides arrive as text.
-        if not str(max_policies).isdigit() or int(max_policies) < 1:
-            raise ValueError(f"max_project_policies must be an integer >= 1, got {max_policies!r}")
-        max_policies = int(max_policies)
-        return cls(
-            data_dir=Path(data_dir),
-            database_url=str(config.get("database_url") or default_url(data_dir)),
-            arns=ArnFactory(region, account),
-            max_project_policies=max_policies,
-            config=config,
-        )
+    def from_config(cls, config: LocalSettings | Mapping[str, Any], *,
+                    data_dir: Path) -> LocalBackend:
+        """From the typed `[backends.local]` settings, or a mapping validated into them
+        (SettingsError, a ValueError, names each bad or unknown key)."""
+        return cls(data_dir=Path(data_dir), settings=cls.typed_settings(config))
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        blobs = make_blob_store(self._config, self.data_dir)  # config errors before any I/O
+        blobs = make_blob_store(self.settings, self.data_dir)
         # Opening runs the migrations: blocking work, kept off the event loop.
         db = await asyncio.to_thread(Database.open, self.database_url)
         pages = PageTokens(await asyncio.to_thread(_page_token_secret, db))
@@ -157,7 +109,7 @@ class LocalBackend(BackendBase):
                                         config=self.trainer_config,
                                         metrics=self.training_metrics)
         self.serving = ServingService(
-            db, blobs, make_runtime(self.serving_config, self._config, self.data_dir),
+            db, blobs, make_runtime(self.serving_config, self.settings, self.data_dir),
             data_dir=self.data_dir, config=self.serving_config, metrics=self.serving_metrics,
         )
         self.versions = VersionService(db, pages, self.tags, blobs=blobs,
@@ -203,4 +155,4 @@ class LocalBackend(BackendBase):
         return export(self.db, self.blobs, request.project_version_arn)
 
 
-__all__ = ["CONFIG_KEYS", "LocalBackend"]
+__all__ = ["LocalBackend", "LocalSettings"]

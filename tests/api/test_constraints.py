@@ -1,4 +1,4 @@
-"""Server-side enforcement of the API model's max/pattern/enum constraints (spec 04)."""
+"""Server-side enforcement of the API model's max/pattern/enum constraints (api.md)."""
 
 import pytest
 

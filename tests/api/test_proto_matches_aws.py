@@ -1,4 +1,4 @@
-"""The proto mirrors botocore's Rekognition model member for member (spec 04)."""
+"""The proto mirrors botocore's Rekognition model member for member (api.md)."""
 
 import pytest
 from google.protobuf import descriptor as d

@@ -21,10 +21,8 @@ import pytest
 from botocore.config import Config
 from PIL import Image
 
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.server.config import Settings
 from labelgate.server.testing import RunningGateway, running_gateway
-from tests.training_jobs.conftest import FAKE_LEARNER
 
 BUCKET = "aws-bucket"
 COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220)}
@@ -84,10 +82,10 @@ def _settings(data_dir: Path, **fields: Any) -> Settings:
 
 @pytest.fixture
 def front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Front]:
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
     data_dir = tmp_path / "front"
     settings = _settings(data_dir, aws_port=-1, backends={"local": {
-        "training_threads": 1, "serving_calibration_seconds": 0.01}})
+        "training_threads": 1, "serving_calibration_seconds": 0.01,
+        "training_learner": "fake"}})
     with running_gateway(settings) as gateway:
         yield Front(gateway, data_dir)
 

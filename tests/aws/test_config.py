@@ -36,5 +36,5 @@ def test_aws_backend_config(tmp_path: Path) -> None:
     client = backend.make_client()
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "http://127.0.0.1:1"
-    with pytest.raises(ValueError, match="unknown aws backend setting"):
+    with pytest.raises(ValueError, match="regoin: unknown setting"):
         AwsBackend.from_config({"regoin": "x"}, data_dir=tmp_path)

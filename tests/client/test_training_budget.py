@@ -13,13 +13,11 @@ from pathlib import Path
 import pytest
 
 from labelgate import errors
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.client.samples import classification_manifest, put_sample_images
-from tests.training_jobs.conftest import FAKE_LEARNER
 
 GATEWAY_BUDGET_S = 300.0
 OUTPUT = {"S3Bucket": "e2e-bucket", "S3KeyPrefix": "runs"}
@@ -28,11 +26,10 @@ FAST = {"delay": 0.05, "max_attempts": 1200}
 
 @pytest.fixture
 def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
     settings = Settings(
         data_dir=tmp_path / "data", port=0, metrics_port=0, shutdown_grace_seconds=1.0,
         backends={"local": {"training_time_budget_seconds": GATEWAY_BUDGET_S,
-                            "training_threads": 1}},
+                            "training_threads": 1, "training_learner": "fake"}},
     )
     with running_gateway(settings) as gw:
         yield gw

@@ -1,4 +1,4 @@
-"""COCO instances JSON -> bounding-box manifest (spec 01 §5.1)."""
+"""COCO instances JSON -> bounding-box manifest (datasets.md §5.1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from labelgate.converters import CocoOptions, ConversionError, convert_coco
 from tests.converters.samples import coco, shelf
 from tests.converters.service_parser import service_entries
 
-#: The spec's invented example (spec 01 §5.1), input and expected line, verbatim.
+#: The spec's invented example (datasets.md §5.1), input and expected line, verbatim.
 SPEC_IMAGE = {"id": 7, "file_name": "shelf_07.jpg", "width": 800, "height": 600,
               "date_captured": "2021-03-04 12:00:00"}
 SPEC_ANNOTATION = {"image_id": 7, "category_id": 5, "bbox": [10.5, 20, 100, 50]}

@@ -1,4 +1,4 @@
-"""CSV -> image-level classification manifest (spec 01 §5.3)."""
+"""CSV -> image-level classification manifest (datasets.md §5.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Folder-per-label image tree -> classification manifest (spec 01 §3.1), from a local
+"""Folder-per-label image tree -> classification manifest (datasets.md §3.1), from a local
 directory and from an S3 location on a real S3-protocol server (moto_server)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.fixtures_s3 import CREDENTIALS, REGION, moto_s3_server
 
 NOW = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
 
-#: The spec's worked example (spec 01 §3.1) plus files that are not images or are hidden.
+#: The spec's worked example (datasets.md §3.1) plus files that are not images or are hidden.
 TREE = {
     "apple/a1.jpg": b"\xff\xd8\xff",
     "pear/p1.jpg": b"\xff\xd8\xff",

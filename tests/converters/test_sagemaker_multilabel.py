@@ -1,4 +1,4 @@
-"""SageMaker Ground Truth multi-label manifest -> Custom Labels manifest (spec 01 §5.2)."""
+"""SageMaker Ground Truth multi-label manifest -> Custom Labels manifest (datasets.md §5.2)."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def _project(client: Client, name: str) -> str:
 
 
 def _put_images(gateway, lines: list[dict]) -> None:
-    """The images the lines name: datasets validate them (spec 02 §2.5 ERROR_INVALID_IMAGE)."""
+    """The images the lines name: datasets validate them (training.md §2.5 ERROR_INVALID_IMAGE)."""
     for line in lines:
         _put_blob(gateway, line["source-ref"].removeprefix(f"s3://{BUCKET}/"), IMAGE)
 

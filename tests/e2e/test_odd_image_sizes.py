@@ -21,7 +21,6 @@ from PIL import Image
 from labelgate import errors
 from labelgate.backends.local.blobs.bundles import ModelBundle
 from labelgate.backends.local.store.tables import ProjectVersion
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.serving.conftest import (  # noqa: F401  (fixtures: make_serving needs database)
     BUCKET,
@@ -44,11 +43,10 @@ TRAIN_DEADLINE_S = 420.0
 
 
 @pytest.fixture
-def serving(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Serving:
+def serving(request: pytest.FixtureRequest) -> Serving:
     """A gateway whose workers run the real learner with a short budget."""
-    make = request.getfixturevalue("make_serving")  # points workers at the test learner
-    monkeypatch.delenv(TEST_LEARNER_ENV, raising=False)
-    return make({"training_time_budget_seconds": 15})
+    make = request.getfixturevalue("make_serving")
+    return make({"training_time_budget_seconds": 15, "training_learner": "automl"})
 
 
 def _png(colour: tuple[int, int, int], size: tuple[int, int], shade: int) -> bytes:

@@ -66,8 +66,8 @@ def blocks_of(sections: tuple[str, ...], language: str) -> list[Block]:
 
 def make_run_command() -> list[str]:
     """The `make run` line of the README's set-up block, comment stripped."""
-    (setup,) = blocks_of(("Set up",), "sh")
-    lines = [line.split("#", 1)[0].strip() for line in setup.code.splitlines()]
+    lines = [line.split("#", 1)[0].strip() for setup in blocks_of(("Set up",), "sh")
+             for line in setup.code.splitlines()]
     (command,) = [line for line in lines if line.startswith("make run")]
     return shlex.split(command)
 

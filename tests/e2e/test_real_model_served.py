@@ -34,7 +34,6 @@ from PIL import Image, ImageDraw
 from labelgate.backends.local.serving.embedded import EmbeddedRuntime
 from labelgate.backends.local.serving.triton import TritonRuntime
 from labelgate.backends.local.store.tables import ProjectVersion
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
@@ -149,29 +148,27 @@ def _dataset(serving: Serving, project: str, kind: str, pairs: list[tuple[str, b
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     """One real training run for the module; the gateway that ran it is stopped after."""
     data_dir = tmp_path_factory.mktemp("real-model")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(TEST_LEARNER_ENV, raising=False)  # the real learner, not the test one
-        with gateway(data_dir) as serving:
-            client = serving.client
-            project = client.create_project(project_name="shapes").project_arn
-            _dataset(serving, project, "TRAIN", samples(TRAIN_PER_LABEL, seed=1))
-            _dataset(serving, project, "TEST", samples(TEST_PER_LABEL, seed=2))
-            started = time.monotonic()
-            arn = client.create_project_version(
-                project_arn=project, version_name="v1",
-                output_config={"S3Bucket": OUT, "S3KeyPrefix": "runs"},
-            ).project_version_arn
-            desc = serving.until(
-                lambda: (d := serving.describe(arn)).status
-                != pb.PROJECT_VERSION_STATUS_TRAINING_IN_PROGRESS and d,
-                "the real training run", timeout=TRAIN_DEADLINE_S)
-            seconds = time.monotonic() - started
-            log = _worker_log(data_dir)
-            assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED, (
-                desc.status_message, log)
-            s3 = desc.evaluation_result.summary.s3_object
-            summary = json.loads(blob_path(serving.gateway, s3.bucket, s3.name).read_text())
-            card = _card(serving, arn)
+    with gateway(data_dir) as serving:
+        client = serving.client
+        project = client.create_project(project_name="shapes").project_arn
+        _dataset(serving, project, "TRAIN", samples(TRAIN_PER_LABEL, seed=1))
+        _dataset(serving, project, "TEST", samples(TEST_PER_LABEL, seed=2))
+        started = time.monotonic()
+        arn = client.create_project_version(
+            project_arn=project, version_name="v1",
+            output_config={"S3Bucket": OUT, "S3KeyPrefix": "runs"},
+        ).project_version_arn
+        desc = serving.until(
+            lambda: (d := serving.describe(arn)).status
+            != pb.PROJECT_VERSION_STATUS_TRAINING_IN_PROGRESS and d,
+            "the real training run", timeout=TRAIN_DEADLINE_S)
+        seconds = time.monotonic() - started
+        log = _worker_log(data_dir)
+        assert desc.status == pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED, (
+            desc.status_message, log)
+        s3 = desc.evaluation_result.summary.s3_object
+        summary = json.loads(blob_path(serving.gateway, s3.bucket, s3.name).read_text())
+        card = _card(serving, arn)
     yield Trained(data_dir, project, arn, desc, summary, card, seconds)
 
 

@@ -22,7 +22,6 @@ import pytest
 from labelgate import errors
 from labelgate.backends.local.blobs.stores import S3BlobStore
 from labelgate.backends.local.training import examples
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client, WaiterError
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
@@ -30,7 +29,6 @@ from labelgate.v1 import custom_labels_pb2 as pb
 from tests.e2e.stoppable_s3 import StoppableS3, stoppable_s3_server
 from tests.fixtures_s3 import CREDENTIALS, REGION
 from tests.training_jobs import data
-from tests.training_jobs.conftest import FAKE_LEARNER
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +36,6 @@ DATA, OUT = "outage-data", "outage-out"
 LABELS = ("red", "green")
 WAIT = {"delay": 0.05, "max_attempts": 600}
 DEADLINE_S = 60.0
-
-
-@pytest.fixture(autouse=True)
-def fake_learner(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
 
 
 def _lines(kind: str, per_label: int) -> dict[str, tuple[list[dict], dict[str, bytes]]]:
@@ -101,7 +94,8 @@ def outage(tmp_path: Path) -> Iterator[Outage]:
         _seed(server.url)
         local = {"blob_store": "s3", "s3_endpoint_url": server.url, "s3_region": REGION,
                  "s3_access_key_id": CREDENTIALS["aws_access_key_id"],
-                 "s3_secret_access_key": CREDENTIALS["aws_secret_access_key"]}
+                 "s3_secret_access_key": CREDENTIALS["aws_secret_access_key"],
+                 "training_learner": "fake"}
         settings = Settings(data_dir=tmp_path, backends={"local": local},
                             shutdown_grace_seconds=1)
         with running_gateway(settings) as gateway, Client(gateway.address) as client:

@@ -245,7 +245,7 @@ def _code(desc: pb.DatasetDescription) -> int:
 def test_dataset_manifest_the_gateway_may_not_read_is_error_invalid_permissions_manifest(iam):
     """ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET on CreateDataset: moto refuses the
     gateway's HEAD and GET (IAM policy). The call itself succeeds; the dataset ends
-    CREATE_FAILED / CLIENT_ERROR with the code and message (spec 01 §7.1)."""
+    CREATE_FAILED / CLIENT_ERROR with the code and message (datasets.md §7.1)."""
     images = iam.bucket("open-dataset-imgs")
     lines = iam.images(images, "a", ["cat", "dog", "cat", "dog"])
     for bucket in (iam.bucket("locked-dataset-manifests"), iam.bucket("open-dataset-manifests")):
@@ -266,7 +266,7 @@ def test_dataset_manifest_the_gateway_may_not_read_is_error_invalid_permissions_
 def test_training_manifest_a_bucket_policy_denies_is_error_invalid_permissions_manifest(iam):
     """ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET in training: a bucket policy denies
     s3:GetObject (moto lets the HEAD through, refuses the GET). A manifest file error:
-    TRAINING_FAILED with the bare message, no summary, no validation files (spec 02 §2.1)."""
+    TRAINING_FAILED with the bare message, no summary, no validation files (training.md §2.1)."""
     images = iam.bucket("open-train-imgs")
     manifests = iam.bucket("policy-train-manifests")
     training = iam.manifest(manifests, "train.manifest",

@@ -31,7 +31,6 @@ import boto3
 import pytest
 from PIL import Image
 
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import running_gateway
@@ -184,10 +183,8 @@ def _team_database() -> Iterator[str | None]:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    with (pytest.MonkeyPatch.context() as env, stoppable_s3_server() as server,
-          _team_database() as database_url):
+    with stoppable_s3_server() as server, _team_database() as database_url:
         endpoint = server.url
-        env.delenv(TEST_LEARNER_ENV, raising=False)  # the real learner
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
         for name in (DATA, OUT):
             s3.create_bucket(Bucket=name)

@@ -12,25 +12,31 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from labelgate import errors
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
+from labelgate.server.config import Settings
+from labelgate.server.testing import running_gateway
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.e2e.blobs import blob_path, put_blob
-from tests.training_jobs.conftest import FAKE_LEARNER
 
 BUCKET = "e2e-train"
 OUT = "e2e-out"
 DEADLINE_S = 60.0
 
 
-@pytest.fixture(autouse=True)
-def fake_learner(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[object]:
+    """The e2e gateway, its workers on the test learner."""
+    settings = Settings(data_dir=tmp_path / "data", shutdown_grace_seconds=1.0,
+                        backends={"local": {"training_learner": "fake"}})
+    with running_gateway(settings) as gw:
+        yield gw
 
 
 def _put(gateway, key: str, data: bytes) -> None:

@@ -9,21 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
-from tests.training_jobs.conftest import FAKE_LEARNER
-
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_goes_from_project_to_detected_labels(monkeypatch, capsys, tmp_path) -> None:
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
     spec = importlib.util.spec_from_file_location("labelgate_demo", DEMO)
     assert spec is not None and spec.loader is not None
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
-    assert demo.main(["--budget", "60", "--data-dir", str(tmp_path / "data")]) == 0
+    assert demo.main(["--budget", "60", "--learner", "fake",
+                      "--data-dir", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out
     steps = [line for line in out.splitlines() if line.startswith("== ")]
     assert [s.split(".")[0] for s in steps] == [f"== {n}" for n in range(1, 8)]

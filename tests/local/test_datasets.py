@@ -1,4 +1,4 @@
-"""The dataset operations of the local backend (spec 03 §4, §9; spec 01 §3, §6, §7), on a
+"""The dataset operations of the local backend (serving.md §4, §9; datasets.md §3, §6, §7), on a
 DatasetService built directly on a store and a local blob folder.
 
 Tests stay synchronous: `env.api.<rpc>(request)` runs the service coroutine on the fixture's
@@ -541,7 +541,7 @@ def test_describe_unknown_dataset_is_resource_not_found(env, project):
         env.describe(env.arns.dataset("proj", "TRAIN"))
 
 
-# --- validation of entries: images, buckets, the 20 % rule (spec 01 §4.6, §7; spec 02 §2.5) -------
+# --- validation of entries: images, buckets, the 20 % rule (datasets.md §4.6, §7; training.md §2.5)
 
 INVALID_IMAGE = {"code": "ERROR_INVALID_IMAGE",
                  "message": "The image is invalid. Check S3 path and/or image properties."}

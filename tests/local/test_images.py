@@ -1,4 +1,4 @@
-"""ImageProbe: header-first, bounded image checks (spec 01 §2.3; spec 02 §2.5 ERROR_INVALID_IMAGE).
+"""ImageProbe: header-first, bounded image checks (datasets.md §2.3; training.md §2.5).
 
 Every image is made here, in a temporary blob store; the helpers are shared with
 test_validation_corpus.py.

@@ -1,5 +1,5 @@
 """The manifest reader, the dataset-entries flavour of the line validator (`cl-errors`,
-`cl-metadata`) and the dataset import's tally (spec 01 §4, §7; spec 02 §2.5, §4.2).
+`cl-metadata`) and the dataset import's tally (datasets.md §4, §7; training.md §2.5, §4.2).
 
 The per-code corpus, with images, is test_validation_corpus.py."""
 
@@ -167,7 +167,7 @@ def test_round_trip_of_a_listed_line_is_stable():
     assert codes(second) == codes(first) == ["ERROR_INVALID_BOUNDING_BOX"]
 
 
-# --- terminal content errors: the dataset drops the line (spec 01 §7.2) -------------------------
+# --- terminal content errors: the dataset drops the line (datasets.md §7.2) -----------------------
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_an_unreadable_line_is_an_invalid_json_line():
     assert codes(parse_entry(None)) == ["ERROR_INVALID_JSON_LINE"]
 
 
-# --- non-terminal errors and warnings (spec 01 §7.3) ----------------------------------------------
+# --- non-terminal errors and warnings (datasets.md §7.3) ------------------------------------------
 
 
 def test_unannotated_record_warns_and_is_unlabeled():
@@ -232,7 +232,7 @@ def test_unsupported_use_case_type_goes_into_the_metadata_cl_errors():
 
 
 def test_missing_class_map_id_stops_the_line_without_no_valid_label_attributes():
-    # A precedence error (spec 02 §2.6): nothing after it is reported.
+    # A precedence error (training.md §2.6): nothing after it is reported.
     entry = parse(detection(class_map={"0": "capacitor"}))
     assert codes(entry) == ["ERROR_MISSING_CLASS_MAP_ID"]
     assert not entry.is_labeled

@@ -1,4 +1,4 @@
-"""PutProjectPolicy, ListProjectPolicies and DeleteProjectPolicy (spec 03 §5.5) on the local
+"""PutProjectPolicy, ListProjectPolicies and DeleteProjectPolicy (serving.md §5.5) on the local
 backend."""
 
 from __future__ import annotations

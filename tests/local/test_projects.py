@@ -1,4 +1,4 @@
-"""CreateProject, DescribeProjects and DeleteProject (spec 03 §3, §9) on the local backend."""
+"""CreateProject, DescribeProjects and DeleteProject (serving.md §3, §9) on the local backend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TagResource, UntagResource and ListTagsForResource (spec 03 §5.2) on projects, models and
+"""TagResource, UntagResource and ListTagsForResource (serving.md §5.2) on projects, models and
 datasets of the local backend."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """CreateProjectVersion's request checks and its validation stage on the local backend
-(spec 02 §1-§4): file errors, every content error code, the three output files with their
+(training.md §1-§4): file errors, every content error code, the three output files with their
 exact keys and contents, the DescribeProjectVersions fields, auto-split, the trainer seam
 and restart safety.
 
 Images are tiny PNGs written by the tests into the backend's local blob store; manifests
-are crafted per test. Nothing under ../shared/data is used. The training stage after
+are crafted per test. No real dataset is used. The training stage after
 validation is stood in for by `InstantTrainer` (a version whose data passes validation ends
 TRAINING_COMPLETED at once); the real worker process is tests/training_jobs' subject.
 """
@@ -481,7 +481,7 @@ def test_a_trainer_that_crashes_fails_the_version_with_the_service_issue_message
     # AWS's sentence first, then ours: what the caller can know, not the exception's text.
     assert desc.status_message == (f"{SERVICE_ISSUE} Training stopped on an unexpected error "
                                    "in the gateway. The gateway's log has the details.")
-    assert desc.HasField("manifest_summary")  # validation had finished (spec 02 §2.1)
+    assert desc.HasField("manifest_summary")  # validation had finished (training.md §2.1)
 
 
 def test_single_label_detection_passes_validation(env):
@@ -556,7 +556,7 @@ def test_manifest_over_the_row_limit_is_the_rows_file_error(env):
 
 
 def test_unwritable_output_location_is_error_cannot_write_output_s3_bucket(env):
-    """ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET (spec 02 §2.3): the OutputConfig location takes
+    """ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET (training.md §2.3): the OutputConfig location takes
     no write, so the version fails with `Unable to write to output S3 bucket.` and no
     outputs. (Against S3, a refused s3:PutObject: tests/e2e/test_s3_permissions.py.)"""
     project = env.local.project("p")

@@ -1,4 +1,4 @@
-"""A corpus of crafted manifests and images, one test per error and warning code of spec 02
+"""A corpus of crafted manifests and images, one test per error and warning code of training.md
 §2.5 (and the manifest-file codes of §2.3 that apply to a manifest), each asserting the
 exact code, the exact message and where the error sits (§4.2); then the precedence rule
 (§2.6) and the line statuses (§3.1).
@@ -140,7 +140,7 @@ def check(line: dict | str, images: ImageProbe | None = None,
     return verdict, json.loads(verdict.output_line)
 
 
-# --- JSON Line errors, one test per code (spec 02 §2.5) ----------------------------------------
+# --- JSON Line errors, one test per code (training.md §2.5) ---------------------------------------
 
 
 def test_error_missing_source_ref_is_a_line_error_and_invalidates_the_line():
@@ -409,7 +409,7 @@ def test_warning_for_a_missing_annotations_array():
     assert verdict.status == "ignored"
 
 
-# --- manifest file errors (spec 02 §2.3) -------------------------------------------------------
+# --- manifest file errors (training.md §2.3) ------------------------------------------------------
 
 
 def file_error(caught: pytest.ExceptionInfo[ManifestFileError], code: str, message: str) -> None:
@@ -484,7 +484,7 @@ def test_manifest_lines_stream_with_unreadable_lines_as_invalid_json(store):
     assert [v.status for v in verdicts] == ["valid", "invalid", "invalid"]
 
 
-# --- precedence (spec 02 §2.6) ------------------------------------------------------------------
+# --- precedence (training.md §2.6) ----------------------------------------------------------------
 
 
 class CountingProbe(ImageProbe):
@@ -535,7 +535,7 @@ def test_errors_after_the_precedence_stage_are_all_reported(images):
     assert verdict.status == "invalid" and verdict.box_labels == frozenset()
 
 
-# --- statuses, labels and output lines (spec 02 §3.1, §4) ---------------------------------------
+# --- statuses, labels and output lines (training.md §3.1, §4) -------------------------------------
 
 
 def test_a_clean_line_is_copied_unchanged(images):

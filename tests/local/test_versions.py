@@ -1,4 +1,4 @@
-"""DescribeProjectVersions and DeleteProjectVersion (spec 03 §5.1, §5.3, §9) on the local
+"""DescribeProjectVersions and DeleteProjectVersion (serving.md §5.1, §5.3, §9) on the local
 backend. Models are seeded as rows: training and copying are other services' work."""
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_bad_config_exits_2_with_the_reason(tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text("prot = 1\n")
     assert main(["--config", str(config)]) == 2
-    assert "unknown setting(s) prot" in capsys.readouterr().err
+    assert "labelgate: prot: unknown setting" in capsys.readouterr().err
 
 
 def test_cli_options_map_to_settings():

@@ -1,4 +1,4 @@
-"""Routing by ARN (DESIGN.md, Backends): owner by ARN, default or override otherwise."""
+"""Routing by ARN (docs/architecture.md, Backends): owner by ARN, default or override otherwise."""
 
 from __future__ import annotations
 

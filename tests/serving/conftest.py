@@ -26,7 +26,6 @@ from PIL import Image
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.blobs.bundles import DEFAULT_MODELS_BUCKET, ModelBundle
 from labelgate.backends.local.store.tables import Project, ProjectVersion
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.client import Client
 from labelgate.server.config import Settings
 from labelgate.server.testing import RunningGateway, running_gateway
@@ -37,7 +36,6 @@ from tests.local.conftest import (  # noqa: F401  (session fixtures used by `dat
     _sqlite_template,
     emptied_database,
 )
-from tests.training_jobs.conftest import FAKE_LEARNER
 
 SERVING_CONFIG: dict[str, Any] = {
     "serving_calibration_seconds": 0.05,
@@ -254,13 +252,13 @@ def make_serving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str
     """Start a gateway on `data_dir` (default: one per test) and `database` with
     SERVING_CONFIG + config; several may run one after another on the same data_dir and
     database (restart tests)."""
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
     stack = ExitStack()
 
     def make(config: Mapping[str, Any] | None = None, data_dir: Path | None = None
              ) -> Serving:
         settings = Settings(data_dir=data_dir or tmp_path / "data", shutdown_grace_seconds=1.0,
                             backends={"local": {"database_url": database, **SERVING_CONFIG,
+                                              "training_learner": "fake",
                                               **(config or {})}})
         own = ExitStack()
         stack.callback(own.close)

@@ -1,4 +1,4 @@
-"""DetectCustomLabels over real gRPC (spec 03 §2): results, filters, geometry, errors."""
+"""DetectCustomLabels over real gRPC (serving.md §2): results, filters, geometry, errors."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_detection_boxes_are_ratios_of_the_image(serving: Serving) -> None:
     assert label.name == "thing"
     box = label.geometry.bounding_box
     assert (box.left, box.top, box.width, box.height) == pytest.approx((0.125, 0.5, 0.5, 0.5))
-    assert len(label.geometry.polygon) == 0  # spec 03 §2.3: no polygons
+    assert len(label.geometry.polygon) == 0  # serving.md §2.3: no polygons
     (expected,) = load_predictor(serving.tmp / "det-v1").predict(image).detections
     assert label.confidence == pytest.approx(expected.confidence * 100, rel=1e-5)
     assert serving.detect(arn, image, min_confidence=99.9).custom_labels == []

@@ -1,4 +1,4 @@
-"""StartProjectVersion / StopProjectVersion over real gRPC (spec 03 §1.4-§1.6, §5.1)."""
+"""StartProjectVersion / StopProjectVersion over real gRPC (serving.md §1.4-§1.6, §5.1)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_start_errors(serving: Serving) -> None:
     serving.start(arn)
     with pytest.raises(errors.ResourceInUseException):  # already running
         serving.client.start_project_version(project_version_arn=arn, min_inference_units=1)
-    # A running model cannot be deleted, nor its project (spec 03 §3.1, §5.1).
+    # A running model cannot be deleted, nor its project (serving.md §3.1, §5.1).
     with pytest.raises(errors.ResourceInUseException):
         serving.client.delete_project_version(project_version_arn=arn)
     with pytest.raises(errors.ResourceInUseException):

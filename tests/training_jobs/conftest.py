@@ -22,7 +22,6 @@ from labelgate.backends.base import RequestContext
 from labelgate.backends.local import LocalBackend
 from labelgate.backends.local.blobs.stores import LocalBlobStore
 from labelgate.backends.local.store.tables import ProjectVersion
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.shapes import from_aws
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.cli_runner import cli
@@ -41,7 +40,6 @@ from tests.training_jobs.fake_learner import (
     PID_FILE_ENV,
 )
 
-FAKE_LEARNER = Path(__file__).with_name("fake_learner.py")
 CONTEXT = RequestContext(request_id="test-request", operation="test")
 IMAGES, MANIFESTS, OUT = "imgs", "manifests", "out"
 OUTPUT_CONFIG = {"S3Bucket": OUT, "S3KeyPrefix": "runs"}
@@ -53,7 +51,6 @@ __all__ = ["DATABASES", "Jobs", "cli"]
 @pytest.fixture(autouse=True)
 def fake_learner(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers use the tiny test learner; each test sets its misbehaviour itself."""
-    monkeypatch.setenv(TEST_LEARNER_ENV, f"{FAKE_LEARNER}:train")
     for name in (MODE_ENV, EPOCHS_ENV, PID_FILE_ENV, EPOCH_SECONDS_ENV):
         monkeypatch.delenv(name, raising=False)
 
@@ -165,7 +162,8 @@ def make_jobs(tmp_path: Path, database: str) -> Iterator[Callable[..., Jobs]]:
 
     def make(config: Mapping[str, Any] | None = None) -> Jobs:
         backend = LocalBackend.from_config(
-            {"database_url": database, "training_threads": 1, **(config or {})},
+            {"database_url": database, "training_threads": 1, "training_learner": "fake",
+             **(config or {})},
             data_dir=tmp_path / "data",
         )
         runner = asyncio.Runner()

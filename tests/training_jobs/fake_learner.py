@@ -1,10 +1,13 @@
-"""A tiny stand-in for `ml.train_model`, for the job machinery's tests (no torch).
+"""A tiny stand-in for the AutoML learner, for the job machinery's tests (no torch).
 
-Selected with `LABELGATE_TEST_LEARNER=<this file>:train`. It really learns, a little: each
-label's mean colour (nearest centroid on the image's mean RGB), exported as a real ONNX
-graph (input: mean RGB in 0..1; MatMul + Add, then Softmax or Sigmoid), and it predicts the
-test set by running that graph with ONNX Runtime. Detection predicts one whole-image box of
-the nearest label. Images of a distinct colour per label are learned perfectly.
+Registered as the learner plugin `fake` by the test suite only (tests/plugins, put on the
+path by tests/conftest.py); a backend uses it with the setting `training_learner = "fake"`.
+
+It really learns, a little: each label's mean colour (nearest centroid on the image's
+mean RGB), exported as a real ONNX graph (input: mean RGB in 0..1; MatMul + Add, then
+Softmax or Sigmoid), and it predicts the test set by running that graph with ONNX Runtime.
+Detection predicts one whole-image box of the nearest label. Images of a distinct colour
+per label are learned perfectly.
 
 `FAKE_LEARNER_MODE` makes it misbehave: `crash` (raises), `exit` (exits 3 without a
 result), `kill` (SIGKILLs itself), `hang` (reports progress until killed). `FAKE_LEARNER_EPOCHS`

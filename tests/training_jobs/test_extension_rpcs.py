@@ -29,7 +29,7 @@ COMPLETED = pb.PROJECT_VERSION_STATUS_TRAINING_COMPLETED
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("gateway"), shutdown_grace_seconds=1,
-                        backends={"local": {"training_threads": 1}})
+                        backends={"local": {"training_threads": 1, "training_learner": "fake"}})
     with running_gateway(settings) as gw:
         yield gw
 
@@ -68,8 +68,8 @@ def _train(client: Client, gateway, name: str) -> str:
 
 
 def test_the_extensions_are_server_streaming_and_not_aws_operations():
-    assert shapes.STREAMING_OPERATIONS == (
-        "WatchProjectVersion", "ExportProjectVersion", "GetInferenceUsage")
+    assert {"WatchProjectVersion", "ExportProjectVersion", "GetInferenceUsage"} <= set(
+        shapes.STREAMING_OPERATIONS)
     assert not set(shapes.STREAMING_OPERATIONS) & set(shapes.OPERATIONS)
     methods = shapes.SERVICE.methods_by_name
     for name in shapes.STREAMING_OPERATIONS:

@@ -369,7 +369,7 @@ def test_images_are_linked_not_copied_from_the_local_blob_store(jobs, monkeypatc
 
 
 def test_images_gone_after_validation_fail_with_error_failed_images_s3_copy(jobs, monkeypatch):
-    """ERROR_FAILED_IMAGES_S3_COPY (spec 02 §2.4 row 11): the images passed validation but
+    """ERROR_FAILED_IMAGES_S3_COPY (training.md §2.4 row 11): the images passed validation but
     the job cannot copy them: here each one is deleted from the blob store just before its
     copy, as a user emptying the bucket mid-training would."""
     from labelgate.backends.local.blobs.stores import parse_s3_uri

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from labelgate.backends.local.inference.predictor import load_predictor
-from labelgate.backends.local.training.worker import TEST_LEARNER_ENV
 from labelgate.v1 import custom_labels_pb2 as pb
 from tests.training_jobs import data
 from tests.training_jobs.conftest import OUT, Jobs
@@ -22,13 +21,8 @@ from tests.training_jobs.conftest import OUT, Jobs
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def real_learner(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(TEST_LEARNER_ENV, raising=False)
-
-
 def test_the_real_learner_trains_evaluates_and_exports_a_classifier(make_jobs):
-    jobs: Jobs = make_jobs({"training_time_budget_seconds": 60})
+    jobs: Jobs = make_jobs({"training_time_budget_seconds": 60, "training_learner": "automl"})
     project = jobs.project()
     labels = ["red", "green", "blue"]
     jobs.dataset(project, "TRAIN", jobs.cls_lines(*labels * 8))
@@ -70,7 +64,8 @@ def test_the_real_learner_trains_evaluates_and_exports_a_classifier(make_jobs):
 
 
 def test_the_real_learner_trains_a_detector_from_boxes(make_jobs, tmp_path):
-    jobs: Jobs = make_jobs({"training_time_budget_seconds": DETECTOR_BUDGET_S})
+    jobs: Jobs = make_jobs({"training_time_budget_seconds": DETECTOR_BUDGET_S,
+                               "training_learner": "automl"})
     project = jobs.project()
     rng = np.random.default_rng(0)
 

@@ -13,7 +13,7 @@ Every "cannot read this object" condition, from a missing bucket to a refused ke
 `InvalidS3ObjectException` naming bucket and key, the error AWS returns for unreadable S3
 objects. A refusal (S3 `AccessDenied` / HTTP 403, a local `PermissionError`) raises its
 subclass `BlobAccessDenied`, so callers that care (the manifest file checks, the image
-probe: spec 02 §2.3-§2.4 permission errors) can tell it from a missing object, and callers
+probe: training.md §2.3-§2.4 permission errors) can tell it from a missing object, and callers
 that do not still see an `InvalidS3ObjectException`.
 
 A store that cannot be reached at all (connection refused or dropped, a timeout, a 5xx
@@ -31,7 +31,7 @@ response, which closes itself at the end of the body, skips botocore's error tra
 and length check, and broke `io.TextIOWrapper` with "I/O operation on closed file".)
 `read()` is the helper for small objects read whole.
 
-Bucket owners (spec 02 §2.4 `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER`): `S3BlobStore` has
+Bucket owners (training.md §2.4 `ERROR_INVALID_IMAGES_S3_BUCKET_OWNER`): `S3BlobStore` has
 `bucket_owner(bucket)`, the canonical `Owner.ID` of GetBucketAcl. `LocalBlobStore` has no
 owners (one directory tree, one owner), so it has no such method; `bucket_owner(store,
 bucket)` below returns None for it and the owner check is skipped.
@@ -49,8 +49,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
+from pydantic import field_validator
+
+from labelgate.backends.base import BackendSettings, settings_part
 from labelgate.errors import InternalServerError, InvalidS3ObjectException
 
 # S3's bucket naming rules, a little relaxed (upper case and `_` are accepted, as the API
@@ -486,7 +489,7 @@ class S3BlobStore:
 
     def bucket_owner(self, bucket: str) -> str:
         """The canonical user id of the bucket's owner: `Owner.ID` of GetBucketAcl (what
-        `aws s3api get-bucket-acl` shows, spec 02 §2.4 #4). BlobAccessDenied when the
+        `aws s3api get-bucket-acl` shows, training.md §2.4 #4). BlobAccessDenied when the
         caller may not read the bucket's ACL, InvalidS3ObjectException when there is no
         such bucket."""
         try:
@@ -526,21 +529,35 @@ def bucket_owner(blobs: BlobStore, bucket: str) -> str | None:
     return read_owner(bucket)
 
 
-def make_blob_store(config: Mapping[str, Any], data_dir: Path) -> BlobStore:
-    """The blob store the backend config names.
+class BlobStoreKeys(BackendSettings):
+    """The blob store's `[backends.local]` keys (part of the local backend's LocalSettings).
 
     `blob_store = "local"` (default): files under `<data_dir>/s3`. `blob_store = "s3"`:
-    boto3 with `s3_endpoint_url`, `s3_region`, `s3_access_key_id`, `s3_secret_access_key`
-    (each optional; boto3's usual credential chain fills what is missing).
+    boto3 with the `s3_*` keys (each optional; boto3's usual credential chain fills what is
+    missing).
     """
-    kind = str(config.get("blob_store") or "local").lower()
-    if kind == "local":
-        return LocalBlobStore(Path(data_dir) / "s3")
-    if kind == "s3":
+
+    blob_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @field_validator("blob_store", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+def make_blob_store(settings: BlobStoreKeys | Mapping[str, Any], data_dir: Path) -> BlobStore:
+    """The blob store `settings` name (the backend's typed settings; a mapping is read for
+    the BlobStoreKeys keys only)."""
+    settings = settings_part(BlobStoreKeys, settings)
+    if settings.blob_store == "s3":
         return S3BlobStore(
-            endpoint_url=config.get("s3_endpoint_url"),
-            region=config.get("s3_region"),
-            access_key_id=config.get("s3_access_key_id"),
-            secret_access_key=config.get("s3_secret_access_key"),
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
         )
-    raise ValueError(f"unknown blob_store {kind!r} (expected 'local' or 's3')")
+    return LocalBlobStore(Path(data_dir) / "s3")

@@ -28,6 +28,18 @@ from labelgate.backends.local.blobs.stores import BlobStore, BlobStoreUnavailabl
 from labelgate.backends.local.core.background import JobInterrupted
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.lookups import TagStore
+from labelgate.backends.local.store.statuses import (  # noqa: F401 (jobs.<STATUS>)
+    BUSY,
+    COMPLETE,
+    CREATE_COMPLETE,
+    CREATE_FAILED,
+    CREATE_IN_PROGRESS,
+    DELETE_IN_PROGRESS,
+    IN_PROGRESS,
+    UPDATE_COMPLETE,
+    UPDATE_FAILED,
+    UPDATE_IN_PROGRESS,
+)
 from labelgate.backends.local.store.tables import Dataset, DatasetEntry, EntryLabel, utcnow
 from labelgate.backends.local.validation.image_probe import ImageProbe
 from labelgate.backends.local.validation.json_lines import CheckedLine
@@ -51,17 +63,6 @@ T = TypeVar("T")
 _ENTRIES = DatasetEntry.__table__
 _LABELS = EntryLabel.__table__
 
-CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
-CREATE_COMPLETE = "CREATE_COMPLETE"
-CREATE_FAILED = "CREATE_FAILED"
-UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
-UPDATE_COMPLETE = "UPDATE_COMPLETE"
-UPDATE_FAILED = "UPDATE_FAILED"
-DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
-
-IN_PROGRESS = frozenset({CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS, DELETE_IN_PROGRESS})
-BUSY = frozenset({CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS})  # work that must not be disturbed
-COMPLETE = frozenset({CREATE_COMPLETE, UPDATE_COMPLETE})
 #: States whose entries are whole and final: a copy may read them. UPDATE_FAILED qualifies
 #: because a failed update leaves the previous entries intact.
 COPYABLE = frozenset({CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED})
@@ -207,7 +208,7 @@ def insert_new_entries(
     session: Session, dataset_id: int, entries: Sequence[CheckedLine]
 ) -> tuple[list[CheckedLine], list[CheckedLine]]:
     """Insert the entries whose source-ref the dataset does not hold yet (the first one
-    wins, spec 01 §7.2); returns (those inserted, the duplicates left out)."""
+    wins, datasets.md §7.2); returns (those inserted, the duplicates left out)."""
     unique = _first_occurrences(entries)
     existing = _existing_ids(session, dataset_id, unique)
     new = [entry for ref, entry in unique.items() if ref not in existing]
@@ -251,7 +252,7 @@ def count_entries(session: Session, dataset_id: int) -> int:
 
 def _entry_outside_bucket(session: Session, dataset_id: int, bucket: str | None) -> str | None:
     """The source-ref of an entry whose image is not in `bucket`, if the dataset has one
-    (a dataset's images are all in one bucket, spec 01 §4.1)."""
+    (a dataset's images are all in one bucket, datasets.md §4.1)."""
     if bucket is None:
         return None
     prefix = f"s3://{bucket}/"

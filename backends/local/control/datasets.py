@@ -2,12 +2,12 @@
 UpdateDatasetEntries and DistributeDatasetEntries for the local backend.
 
 The RPCs check, commit the *_IN_PROGRESS status (so client code that polls right after
-the call sees it, spec 03 §9.5) and return; the work itself runs as an asyncio task of
+the call sees it, serving.md §9.5) and return; the work itself runs as an asyncio task of
 the backend that executes `DatasetJobs` on a worker thread (dataset_jobs.py).
 
 Choices where AWS documents nothing:
 * ListDatasetEntries / ListDatasetLabels on a dataset being created or updated raise
-  ResourceNotReadyException (spec 03 §4.5 [rec]); on one being deleted,
+  ResourceNotReadyException (serving.md §4.5 [rec]); on one being deleted,
   ResourceInUseException. A CREATE_FAILED dataset lists as empty.
 * `HasErrors=false` returns only entries without errors (mirroring `Labeled`).
 * `BoundingBoxCount` is the number of entries with the label on at least one box (the API
@@ -27,9 +27,9 @@ stored with its `cl-errors` / `warnings` and `cl-metadata`. Choices:
   (Spec 02 §4.2's one `cl-metadata` example shows `is_labeled: true` on an invalid line;
   it is marked unclear there, and Labeled is kept consistent with ContainsLabels here.)
 * Lines without a usable source-ref (not JSON, missing or non-`s3://` source-ref, over
-  100,000 characters) and duplicate source-refs are dropped (spec 01 §7.2). Dropped plus
+  100,000 characters) and duplicate source-refs are dropped (datasets.md §7.2). Dropped plus
   invalid lines above 20 % of the lines fail the operation with
-  ERROR_TOO_MANY_RECORDS_IN_ERROR (the cumulative rule of spec 01 §4.6); so do missing
+  ERROR_TOO_MANY_RECORDS_IN_ERROR (the cumulative rule of datasets.md §4.6); so do missing
   or unreadable images above 20 % (with a message saying so). Below that, entries keep
   their ERROR_INVALID_IMAGE. Images the blob store refuses (S3 AccessDenied/403) above
   20 % fail it with ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET instead.
@@ -37,7 +37,7 @@ stored with its `cl-errors` / `warnings` and `cl-metadata`. Choices:
   dataset ends CREATE_FAILED with ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET (CLIENT_ERROR).
 * All images of a dataset must be in one bucket: a manifest or update that brings a
   second one fails with ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS.
-* The minimum label counts are training rules (spec 02 §2.4, counted after a split), not
+* The minimum label counts are training rules (training.md §2.4, counted after a split), not
   dataset rules: a dataset may hold one label, or none.
 * `validate_images=False` skips the image checks (for stores without the images).
 """
@@ -255,7 +255,7 @@ class DatasetService:
         manifest exists now, so a wrong location fails the call itself
         (InvalidS3ObjectException). A manifest the store refuses to give is not a wrong
         location: the call succeeds and the import fails the dataset with
-        ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET (spec 01 §7.1: a DescribeDataset
+        ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET (datasets.md §7.1: a DescribeDataset
         status, not a call error)."""
         if not request.HasField("dataset_source"):
             return None
@@ -285,7 +285,7 @@ class DatasetService:
     ) -> pb.DescribeDatasetResponse:
         def work(session: Session) -> pb.DescribeDatasetResponse:
             dataset = _find(session, request.dataset_arn)
-            # Every field always present: AWS client code reads them unchecked (spec 03 §9.6).
+            # Every field always present: AWS client code reads them unchecked (serving.md §9.6).
             description = pb.DatasetDescription(
                 creation_timestamp=Timestamp(),
                 last_updated_timestamp=Timestamp(),

@@ -1,4 +1,4 @@
-"""Project policies: PutProjectPolicy, ListProjectPolicies, DeleteProjectPolicy (spec 03 §5.5).
+"""Project policies: PutProjectPolicy, ListProjectPolicies, DeleteProjectPolicy (serving.md §5.5).
 
 A policy is an IAM-syntax document allowing `rekognition:CopyProjectVersion`. Only the
 latest revision of each is kept; every put mints a new revision id, and an update or delete

@@ -2,7 +2,7 @@
 
 Projects are created and deleted synchronously; DeleteProject still answers `DELETING`
 because that is the status AWS returns and client code polls DescribeProjects until the
-project is gone (spec 03 §3.1), which it already is.
+project is gone (serving.md §3.1), which it already is.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEFAULT_FEATURE = "CUSTOM_LABELS"
 
 
 def _dataset_metadata(dataset: Dataset) -> pb.DatasetMetadata:
-    # All six fields always: the AWS examples read them without checks (spec 03 §3.2).
+    # All six fields always: the AWS examples read them without checks (serving.md §3.2).
     meta = pb.DatasetMetadata(
         dataset_type=enum_from_aws(pb.DatasetType.DESCRIPTOR, dataset.dataset_type),
         dataset_arn=dataset.arn,

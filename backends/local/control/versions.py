@@ -49,7 +49,7 @@ from labelgate.v1 import custom_labels_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-#: A model in one of these states has work running on it: it cannot be deleted (spec 03 §5.1).
+#: A model in one of these states has work running on it: it cannot be deleted (serving.md §5.1).
 BUSY_STATUSES = frozenset(
     {"TRAINING_IN_PROGRESS", "STARTING", "RUNNING", "STOPPING", "COPYING_IN_PROGRESS"}
 )
@@ -59,7 +59,7 @@ def describe_version(version: ProjectVersion, project: Project) -> pb.ProjectVer
     desc = pb.ProjectVersionDescription(
         project_version_arn=version.arn,
         status=enum_from_aws(pb.ProjectVersionStatus.DESCRIPTOR, version.status),
-        # Always a string: the AWS examples print it without checking (spec 03 §9.6).
+        # Always a string: the AWS examples print it without checking (serving.md §9.6).
         status_message=version.status_message or "",
         feature=enum_from_aws(pb.CustomizationFeature.DESCRIPTOR, project.feature),
     )
@@ -80,7 +80,7 @@ def describe_version(version: ProjectVersion, project: Project) -> pb.ProjectVer
     if version.feature_config is not None:
         _set_message(desc.feature_config, version.feature_config)
     # Training (training/): Input from creation on, Validation and ManifestSummary once the
-    # validation stage wrote its files (never after a manifest file error, spec 02 §1.4).
+    # validation stage wrote its files (never after a manifest file error, training.md §1.4).
     if version.training_data_result is not None:
         _set_message(desc.training_data_result, version.training_data_result)
     if version.testing_data_result is not None:

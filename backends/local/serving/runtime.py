@@ -1,4 +1,4 @@
-"""The seam between serving and the engines that run ONNX models (DESIGN.md, serving).
+"""The seam between serving and the engines that run ONNX models (docs/architecture.md, serving).
 
 Serving (service.py) owns the lifecycle in the store, admission control, metering and the
 shared pre/post-processing (labelgate.backends.local.inference): a runtime only runs the

@@ -1,4 +1,4 @@
-"""Prometheus series of serving (DESIGN.md, metrics): inference units, usage, detect traffic.
+"""Prometheus series of serving (docs/architecture.md, Metrics): units, usage, detect traffic.
 
 Every series carries `project_version` ("project/version" names) and exists for running
 models only: a model's series are removed when it stops. The gateway hands the local backend

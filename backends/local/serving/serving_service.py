@@ -1,4 +1,4 @@
-"""StartProjectVersion, StopProjectVersion and DetectCustomLabels (spec 03 §1, §2).
+"""StartProjectVersion, StopProjectVersion and DetectCustomLabels (serving.md §1, §2).
 
 The store holds the desired state: a version is STARTING/RUNNING because someone started
 it, so a restarted gateway loads every such version again (`resume`). What runs it (the
@@ -11,7 +11,7 @@ STOPPING and returns; a task unloads the model and commits STOPPED.
 
 Detect: admission control bounds the requests a model holds to `queue_per_unit` per unit
 in service; one more is refused with ProvisionedThroughputExceededException rather than
-queued without end (spec 03 §1.1). The autoscaler (when MaxInferenceUnits > Min) adds a
+queued without end (serving.md §1.1). The autoscaler (when MaxInferenceUnits > Min) adds a
 unit after sustained high utilization or throttling and removes one after sustained idling.
 Pre/post-processing is the shared inference/pipeline.py, so every runtime gives the same
 labels for the same image.
@@ -28,14 +28,15 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelgate.backends.base import RequestContext
+from labelgate.backends.base import RequestContext, settings_part
 from labelgate.backends.local.blobs.bundles import ModelBundle
 from labelgate.backends.local.blobs.stores import BlobStore
 from labelgate.backends.local.core.caller_text import scrub
@@ -45,6 +46,7 @@ from labelgate.backends.local.inference.imaging import open_rgb
 from labelgate.backends.local.inference.records import ImagePrediction
 from labelgate.backends.local.serving.runtime import Deployment, Runtime, RuntimeFailure
 from labelgate.backends.local.serving.serving_metrics import ServingMetrics
+from labelgate.backends.local.serving.triton import TritonKeys, TritonRuntime
 from labelgate.backends.local.serving.usage import HEARTBEAT_S, UsageLedger
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.lookups import find_project
@@ -72,7 +74,7 @@ MIN_SIDE, MAX_SIDE, MAX_ASPECT = 64, 4096, 20.0
 #: Labels a model scores without an assumed threshold are kept from this confidence (0..1).
 DEFAULT_THRESHOLD = 0.5
 
-#: Statuses StartProjectVersion starts from (spec 03 §1.6; FAILED: a failed start, retried).
+#: Statuses StartProjectVersion starts from (serving.md §1.6; FAILED: a failed start, retried).
 STARTABLE = frozenset({"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"})
 #: Statuses with work in progress: starting then is ResourceInUseException.
 BUSY = frozenset({"TRAINING_IN_PROGRESS", "STARTING", "RUNNING", "STOPPING", "DELETING",
@@ -89,21 +91,24 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 
 
-def _number(config: Mapping[str, Any], key: str, kind: type, default: Any,
-            minimum: float) -> Any:
-    raw = config.get(key, default)
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{key} must be >= {minimum}, got {raw!r}")
-    return value
+class ServingKeys(TritonKeys):
+    """The serving keys of `[backends.local]`, the triton runtime's included (part of the
+    local backend's LocalSettings); ServingConfig is their view."""
+
+    runtime: Literal["embedded", "triton"] = "embedded"
+    serving_threads_per_unit: int = Field(1, ge=1)
+    serving_queue_per_unit: int = Field(4, ge=1)
+    serving_max_inference_units: int = Field(8, ge=1)
+    serving_calibration_seconds: float = Field(0.25, ge=0)
+    autoscale_interval_seconds: float = Field(5.0, ge=0.01)
+    autoscale_up_after_seconds: float = Field(30.0, ge=0)
+    autoscale_down_after_seconds: float = Field(300.0, ge=0)
 
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """The local backend's serving settings (`[backends.local]` keys in parentheses)."""
+    """The serving settings the service runs with: a view of the typed `[backends.local]`
+    settings (keys in parentheses)."""
 
     runtime: str = "embedded"  # (runtime) embedded | triton
     threads_per_unit: int = 1  # (serving_threads_per_unit) ONNX Runtime threads per unit
@@ -116,37 +121,31 @@ class ServingConfig:
     high_utilization: float = 0.75
     low_utilization: float = 0.25
 
-    KEYS = (
-        "runtime", "serving_threads_per_unit", "serving_queue_per_unit",
-        "serving_max_inference_units", "serving_calibration_seconds",
-        "autoscale_interval_seconds", "autoscale_up_after_seconds",
-        "autoscale_down_after_seconds",
-    )  # fmt: skip
-
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ServingConfig:
-        runtime = str(config.get("runtime") or "embedded")
-        if runtime not in ("embedded", "triton"):
-            raise ValueError(f"runtime must be embedded or triton, got {runtime!r}")
+    def from_settings(cls, settings: ServingKeys) -> ServingConfig:
         return cls(
-            runtime=runtime,
-            threads_per_unit=_number(config, "serving_threads_per_unit", int, 1, 1),
-            queue_per_unit=_number(config, "serving_queue_per_unit", int, 4, 1),
-            max_units=_number(config, "serving_max_inference_units", int, 8, 1),
-            calibration_s=_number(config, "serving_calibration_seconds", float, 0.25, 0),
-            autoscale_interval_s=_number(config, "autoscale_interval_seconds", float, 5.0, 0.01),
-            scale_up_after_s=_number(config, "autoscale_up_after_seconds", float, 30.0, 0),
-            scale_down_after_s=_number(config, "autoscale_down_after_seconds", float, 300.0, 0),
+            runtime=settings.runtime,
+            threads_per_unit=settings.serving_threads_per_unit,
+            queue_per_unit=settings.serving_queue_per_unit,
+            max_units=settings.serving_max_inference_units,
+            calibration_s=settings.serving_calibration_seconds,
+            autoscale_interval_s=settings.autoscale_interval_seconds,
+            scale_up_after_s=settings.autoscale_up_after_seconds,
+            scale_down_after_s=settings.autoscale_down_after_seconds,
         )
 
+    @classmethod
+    def from_config(cls, config: ServingKeys | Mapping[str, Any]) -> ServingConfig:
+        """From typed settings, or a mapping (read for the ServingKeys keys only)."""
+        config = settings_part(ServingKeys, config)
+        return cls.from_settings(config)
 
-def make_runtime(config: ServingConfig, backend_config: Mapping[str, Any],
-                 data_dir: Path) -> Runtime:
-    """The configured runtime. `triton` is imported only when chosen."""
+
+def make_runtime(config: ServingConfig, settings: TritonKeys, data_dir: Path) -> Runtime:
+    """The configured runtime (`settings`: the backend's, whose `triton_*` keys the triton
+    runtime reads; tritonclient is imported only when that runtime is used)."""
     if config.runtime == "triton":
-        from labelgate.backends.local.serving.triton import TritonRuntime  # type: ignore
-
-        return TritonRuntime.from_config(backend_config, data_dir=data_dir)
+        return TritonRuntime.from_config(settings, data_dir=data_dir)
     from labelgate.backends.local.serving.embedded import EmbeddedRuntime
 
     return EmbeddedRuntime()
@@ -652,7 +651,7 @@ def _find_version(session: Session, arn: str, *, lock: bool = False) -> ProjectV
 
 def _decode_and_prepare(card: ModelCard, data: bytes
                         ) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """Check the image (PNG/JPEG, dimensions per spec 03 §7.2) and make the model's input."""
+    """Check the image (PNG/JPEG, dimensions per serving.md §7.2) and make the model's input."""
     if not (data.startswith(_PNG) or data.startswith(_JPEG)):
         raise InvalidImageFormatException("The image must be a PNG or JPEG file")
     try:
@@ -706,6 +705,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_S3_IMAGE_BYTES",
     "ServingConfig",
+    "ServingKeys",
     "ServingService",
     "make_runtime",
 ]

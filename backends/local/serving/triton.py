@@ -1,4 +1,5 @@
-"""Runtime `triton`: each deployment is a Triton Inference Server model (DESIGN.md, serving).
+"""Runtime `triton`: each deployment is a Triton Inference Server model (docs/architecture.md,
+Serving).
 
 * Server: `url` (host:port of Triton's gRPC endpoint) uses an existing server; without one
   the runtime starts and supervises its own `tritonserver` (triton_server.py) under
@@ -23,10 +24,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from labelgate.backends.base import BackendSettings, validate_settings
 from labelgate.backends.local.serving.runtime import Deployment, RuntimeFailure
 from labelgate.backends.local.serving.triton_repository import (
     ONNXRUNTIME,
@@ -57,22 +60,22 @@ _WIRE = {
     "TYPE_STRING": ("BYTES", np.object_),
 }
 
-#: The `[backends.local]` keys this runtime reads (TritonRuntime.from_config).
-CONFIG_KEYS = frozenset(
-    {
-        "triton_url",
-        "triton_venv",
-        "triton_flavour",
-        "triton_shared_repository",
-        "triton_repository",
-        "triton_max_batch_size",
-        "triton_max_queue_delay_us",
-        "triton_max_restarts",
-        "triton_ready_timeout_s",
-        "triton_load_timeout_s",
-        "triton_infer_timeout_s",
-    }
-)
+
+class TritonKeys(BackendSettings):
+    """The `[backends.local]` keys of this runtime (`triton_*`, all optional; part of the
+    local backend's LocalSettings). Unset: TritonRuntime's own defaults."""
+
+    triton_url: str | None = None  # host:port of an existing server; None: our own
+    triton_venv: Path | None = None  # the Triton environment (default .venv-triton)
+    triton_flavour: Literal["python", "onnxruntime"] | None = None  # None: by server
+    triton_shared_repository: bool = False  # an external server reads our repository
+    triton_repository: Path | None = None  # None: <data_dir>/triton/repository
+    triton_max_batch_size: int = Field(32, ge=0)
+    triton_max_queue_delay_us: int = Field(500, ge=0)
+    triton_max_restarts: int = Field(3, ge=0)
+    triton_ready_timeout_s: float = Field(60.0, gt=0)
+    triton_load_timeout_s: float = Field(300.0, gt=0)
+    triton_infer_timeout_s: float = Field(60.0, gt=0)
 
 
 class TritonRuntime:
@@ -128,29 +131,26 @@ class TritonRuntime:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, data_dir: Path | str) -> TritonRuntime:
-        """Build from the backend config's `triton_*` keys (all optional; see CONFIG_KEYS)."""
-        unknown = {k for k in config if k.startswith("triton_")} - CONFIG_KEYS
-        if unknown:
-            raise ValueError(f"unknown triton settings: {', '.join(sorted(unknown))}")
-
-        def opt(key: str, conv: Callable[[Any], Any]) -> dict[str, Any]:
-            value = config.get(f"triton_{key}")
-            return {} if value in (None, "") else {key: conv(value)}
-
+    def from_config(cls, settings: TritonKeys | Mapping[str, Any], *,
+                    data_dir: Path | str) -> TritonRuntime:
+        """Built from the backend's typed settings (a mapping is read for its `triton_*`
+        keys only; an unknown one is an error)."""
+        if not isinstance(settings, TritonKeys):
+            settings = validate_settings(TritonKeys, {k: v for k, v in settings.items()
+                                                      if k.startswith("triton_")})
         return cls(
             data_dir,
-            **opt("url", str),
-            **opt("venv", str),
-            **opt("flavour", str),
-            **opt("shared_repository", lambda v: str(v).lower() in ("1", "true", "yes")),
-            **opt("repository", str),
-            **opt("max_batch_size", int),
-            **opt("max_queue_delay_us", int),
-            **opt("max_restarts", int),
-            **opt("ready_timeout_s", float),
-            **opt("load_timeout_s", float),
-            **opt("infer_timeout_s", float),
+            url=settings.triton_url,
+            venv=settings.triton_venv,
+            flavour=settings.triton_flavour,
+            shared_repository=settings.triton_shared_repository,
+            repository=settings.triton_repository,
+            max_batch_size=settings.triton_max_batch_size,
+            max_queue_delay_us=settings.triton_max_queue_delay_us,
+            max_restarts=settings.triton_max_restarts,
+            ready_timeout_s=settings.triton_ready_timeout_s,
+            load_timeout_s=settings.triton_load_timeout_s,
+            infer_timeout_s=settings.triton_infer_timeout_s,
         )
 
     # -- Runtime protocol ---------------------------------------------------------------
@@ -361,4 +361,4 @@ def _message(exc: Exception) -> str:
     return str(text).strip() or type(exc).__name__
 
 
-__all__ = ["CONFIG_KEYS", "TritonRuntime"]
+__all__ = ["TritonKeys", "TritonRuntime"]

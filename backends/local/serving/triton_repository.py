@@ -1,4 +1,4 @@
-"""The Triton model repository entry of a deployment (DESIGN.md, serving: runtime `triton`).
+"""The Triton model repository entry of a deployment (runtime `triton`, docs/architecture.md).
 
 One entry per deployment, named by `Deployment.key`:
 

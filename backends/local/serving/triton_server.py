@@ -2,7 +2,7 @@
 
 The binary is the one in the PyPI wheel `nvidia-pytriton`, installed in a separate virtual
 environment (`make triton-venv` → `.venv-triton`: the wheel pins numpy < 2, the gateway
-uses numpy 2). What it needs on a CPU machine (shared/notes/platform-probe.md §1):
+uses numpy 2). What it needs on a CPU machine (docs/operations.md (platform facts) §1):
 
 * a backend directory whose `python/` folder holds `libtriton_python.so`,
   `triton_python_backend_utils.py` and the `triton_python_backend_stub` built for the

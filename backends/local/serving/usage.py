@@ -1,4 +1,4 @@
-"""Inference-unit usage: how long each model ran and with how many units (spec 03 §1.8).
+"""Inference-unit usage: how long each model ran and with how many units (serving.md §1.8).
 
 AWS reports this through the `InServiceInferenceUnits` CloudWatch metric (hours running =
 hourly datapoints, IU-hours = the sum of their averages). Here the store keeps one row per
@@ -10,7 +10,7 @@ than billed up to the restart.
 
 `summarize` turns rows into per-model totals and hourly datapoints over a time range; it is
 pure, so the arithmetic is tested without a store. Start/stop events are also logged with the
-model ARN (an audit trail like CloudTrail's, spec 03 §1.8 [rec]).
+model ARN (an audit trail like CloudTrail's, serving.md §1.8 [rec]).
 """
 
 from __future__ import annotations

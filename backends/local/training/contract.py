@@ -19,6 +19,9 @@ from typing import Any
 
 from labelgate.backends.local.inference.records import Example, ImagePrediction, TaskKind
 
+#: labelgate's own AutoML trainer (learners/), the learner used unless settings name another.
+DEFAULT_LEARNER = "automl"
+
 
 @dataclass(frozen=True)
 class TrainingSettings:
@@ -32,6 +35,8 @@ class TrainingSettings:
     threads: int | None = None  # torch intra-op threads; None = all cores of the worker
     # False: fixed default hyper-parameters, no AutoML choices (the benchmarks' baseline).
     automl: bool = True
+    # The learner plugin that trains (entry-point group `labelgate.learners`).
+    learner: str = DEFAULT_LEARNER
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,13 @@ class TrainedModel:
     training_seconds: float
 
 
+#: What a learner plugin is: it trains, exports and test-predicts (learner_plugins.py).
+Learner = Callable[[TrainingRequest, ProgressSink], TrainedModel]
+
+
 __all__ = [
+    "DEFAULT_LEARNER",
+    "Learner",
     "Progress",
     "ProgressSink",
     "TrainedModel",

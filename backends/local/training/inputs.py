@@ -1,7 +1,7 @@
 """What a training job trains and tests on: resolving CreateProjectVersion's data
 arguments against the project's datasets, and reading either kind of input line by line.
 
-Rules (spec 02 §1.1-1.2, the API reference's TrainingData/TestingData members):
+Rules (training.md §1.1-1.2, the API reference's TrainingData/TestingData members):
 
 * `TrainingData` (an external manifest) needs `TestingData` too (external, or
   `AutoCreate`), and the project must have no datasets.
@@ -28,8 +28,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.local.blobs.stores import BlobStore
-from labelgate.backends.local.control import dataset_jobs
 from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.statuses import IN_PROGRESS
 from labelgate.backends.local.store.tables import Dataset, DatasetEntry, Project
 from labelgate.backends.local.validation.manifests import (
     ManifestFile,
@@ -138,7 +138,7 @@ def _single_manifest(assets: Any, member: str) -> ManifestInput:
 
 
 def _require_settled(dataset: Dataset) -> None:
-    if dataset.status in dataset_jobs.IN_PROGRESS:
+    if dataset.status in IN_PROGRESS:
         raise ResourceInUseException(
             f"The dataset {dataset.arn} is {dataset.status}; wait until it completes"
         )
@@ -199,7 +199,7 @@ class LineSource(Protocol):
     """One input manifest, checked as a file and then read line by line."""
 
     def check_file(self) -> None:
-        """ManifestFileError (spec 02 §2.3) when the manifest cannot be used at all."""
+        """ManifestFileError (training.md §2.3) when the manifest cannot be used at all."""
         ...
 
     def lines(self) -> Iterator[str]:
@@ -217,7 +217,7 @@ class ExternalManifestLines:
         self._file: ManifestFile | None = None
 
     def check_file(self) -> None:
-        # A missing extension is a training file error (spec 02 §2.3), unlike for datasets.
+        # A missing extension is a training file error (training.md §2.3), unlike for datasets.
         self._file = open_manifest(self._blobs, self._source.bucket, self._source.key,
                                    limits=self._limits, require_extension=True)
         self._file.check()

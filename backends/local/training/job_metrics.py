@@ -1,4 +1,4 @@
-"""Prometheus series of the training jobs (DESIGN.md: training seconds and jobs by status).
+"""Prometheus series of the training jobs (docs/architecture.md): seconds and jobs by status.
 
 The gateway hands the local backend its registry (`register_metrics`), so these appear on
 the same /metrics page; without one they live in a private registry nobody scrapes.

@@ -1,5 +1,5 @@
 """Where a model version's training outputs go: the key layout under `OutputConfig`
-(spec 02 §4.3 [DESIGN]) and the blob-store writes.
+(training.md §4.3 [DESIGN]) and the blob-store writes.
 
     s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/validation/manifest_summary.json
     s3://{S3Bucket}/{S3KeyPrefix}/{VersionName}/validation/training_manifest_with_validation.json

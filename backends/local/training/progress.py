@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelgate.backends.local.store.db import Database
+from labelgate.backends.local.store.statuses import TRAINING_IN_PROGRESS
 from labelgate.backends.local.store.tables import ProjectVersion, utcnow
 from labelgate.backends.local.training.contract import Progress
 from labelgate.backends.local.training.worker_protocol import parse_progress
@@ -29,7 +30,6 @@ from labelgate.errors import InvalidParameterException, ResourceNotFoundExceptio
 from labelgate.shapes import enum_from_aws, set_timestamp
 from labelgate.v1 import custom_labels_pb2 as pb
 
-TRAINING_IN_PROGRESS = "TRAINING_IN_PROGRESS"
 QUEUED, VALIDATING, PREPARING = "queued", "validating", "preparing"
 
 

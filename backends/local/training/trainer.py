@@ -10,7 +10,7 @@ TRAINING_IN_PROGRESS and its validation outputs recorded:
    stderr in `worker.log`; its pid is recorded, its progress lines go to the store as they
    come (at most one write per `progress_interval_s`, the last one always);
 4. on success the outputs are uploaded: the evaluation summary, snapshots and report under
-   OutputConfig (spec 02 §4.3, §6.1), the model bundle into the models bucket (bundle.py);
+   OutputConfig (training.md §4.3, §6.1), the model bundle into the models bucket (bundle.py);
    the copies and outputs are then removed from the folder (job.json and the logs stay;
    a new attempt keeps the previous attempt's log as worker.previous.log).
 
@@ -39,6 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, field_validator
+
+from labelgate.backends.base import BackendSettings, settings_part
 from labelgate.backends.local.blobs.bundles import DEFAULT_MODELS_BUCKET, ModelBundle, upload_bundle
 from labelgate.backends.local.blobs.stores import BlobStore
 from labelgate.backends.local.core import processes
@@ -54,6 +57,7 @@ from labelgate.backends.local.training.failures import (
     worker_failure_message,
 )
 from labelgate.backends.local.training.jobfile import TrainingJob, write_job
+from labelgate.backends.local.training.learner_plugins import UnknownLearner, check_installed
 from labelgate.backends.local.training.outputs import (
     BlobLocation,
     OutputLocation,
@@ -93,7 +97,7 @@ class TrainingTarget:
     version_arn: str
     project_name: str
     version_name: str
-    output: OutputLocation  # where the evaluation files go (spec 02 §4.3, §6.1)
+    output: OutputLocation  # where the evaluation files go (training.md §4.3, §6.1)
     kms_key_id: str | None
     created_at: dt.datetime | None = None  # CreationTimestamp, the start of training
     # CreateProjectVersion's TrainingBudgetSeconds (an extension); None: the config's.
@@ -122,25 +126,41 @@ Trainer = Callable[[TrainingTarget, ValidatedInputs], Awaitable[TrainingComplete
 # --- settings -------------------------------------------------------------------------------------
 
 
-def _optional_number(config: Mapping[str, Any], key: str, kind: type, minimum: float
-                     ) -> Any:
-    raw = config.get(key)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = kind(raw)  # environment overrides arrive as text
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be a number, got {raw!r}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{key} must be finite, got {raw!r}")
-    if value < minimum:
-        raise ValueError(f"{key} must be at least {minimum}, got {raw!r}")
-    return value
+class TrainingKeys(BackendSettings):
+    """The training keys of `[backends.local]` (part of the local backend's LocalSettings);
+    TrainerConfig is their view."""
+
+    models_bucket: str = DEFAULT_MODELS_BUCKET
+    # None or 0: the learner sizes the training itself.
+    training_time_budget_seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
+    training_device: str = "auto"
+    training_threads: int | None = Field(None, ge=0)  # None or 0: every core
+    training_seed: int = Field(0, ge=0)
+    training_backbone: str = "efficientnet_lite0"
+    training_learner: str = "automl"
+    max_training_jobs: int = Field(1, ge=1)
+
+    @field_validator("training_device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise ValueError(f"must be auto, cpu, cuda or cuda:N, got {device!r}")
+        return device
+
+    @field_validator("training_learner")
+    @classmethod
+    def _installed(cls, name: str) -> str:
+        try:
+            check_installed(name)
+        except UnknownLearner as exc:
+            raise ValueError(str(exc)) from None
+        return name
 
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """The local backend's trainer settings (`[backends.local]` keys in parentheses)."""
+    """The trainer's settings: a view of the typed `[backends.local]` settings (keys in
+    parentheses)."""
 
     models_bucket: str = DEFAULT_MODELS_BUCKET  # (models_bucket)
     time_budget_s: float | None = None  # (training_time_budget_seconds) None: AutoML sizes it
@@ -148,47 +168,37 @@ class TrainerConfig:
     threads: int | None = None  # (training_threads) None: every core
     seed: int = 0  # (training_seed)
     backbone: str = "efficientnet_lite0"  # (training_backbone)
+    learner: str = "automl"  # (training_learner) the learner plugin that trains
     max_concurrent_jobs: int = 1  # (max_training_jobs) worker processes at once
     max_attempts: int = 3  # starts of one job's training stage before it is failed
     progress_interval_s: float = 0.5
     terminate_grace_s: float = 10.0
 
-    #: config key -> field
-    KEYS = {
-        "models_bucket": "models_bucket",
-        "training_time_budget_seconds": "time_budget_s",
-        "training_device": "device",
-        "training_threads": "threads",
-        "training_seed": "seed",
-        "training_backbone": "backbone",
-        "max_training_jobs": "max_concurrent_jobs",
-    }
+    @classmethod
+    def from_settings(cls, settings: TrainingKeys) -> TrainerConfig:
+        return cls(
+            models_bucket=settings.models_bucket,
+            time_budget_s=settings.training_time_budget_seconds or None,  # 0: no budget too
+            device=settings.training_device,
+            threads=settings.training_threads or None,
+            seed=settings.training_seed,
+            backbone=settings.training_backbone,
+            learner=settings.training_learner,
+            max_concurrent_jobs=settings.max_training_jobs,
+        )
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> TrainerConfig:
-        budget = _optional_number(config, "training_time_budget_seconds", float, 0)
-        threads = _optional_number(config, "training_threads", int, 0)
-        seed = _optional_number(config, "training_seed", int, 0)
-        jobs = _optional_number(config, "max_training_jobs", int, 1)
-        device = str(config.get("training_device") or "auto")
-        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-            raise ValueError(f"training_device must be auto, cpu, cuda or cuda:N, got {device!r}")
-        return cls(
-            models_bucket=str(config.get("models_bucket") or DEFAULT_MODELS_BUCKET),
-            time_budget_s=budget or None,  # 0 means "no budget" too
-            device=device,
-            threads=threads or None,
-            seed=seed or 0,
-            backbone=str(config.get("training_backbone") or "efficientnet_lite0"),
-            max_concurrent_jobs=jobs or 1,
-        )
+    def from_config(cls, config: TrainingKeys | Mapping[str, Any]) -> TrainerConfig:
+        """From typed settings, or a mapping (read for the TrainingKeys keys only)."""
+        config = settings_part(TrainingKeys, config)
+        return cls.from_settings(config)
 
     def settings(self, time_budget_s: float | None = None) -> TrainingSettings:
         """The worker's settings; `time_budget_s` (one version's own) replaces the config's."""
         budget = self.time_budget_s if time_budget_s is None else time_budget_s
         return TrainingSettings(seed=self.seed, time_budget_s=budget,
                                 backbone=self.backbone, device=self.device,
-                                threads=self.threads)
+                                threads=self.threads, learner=self.learner)
 
 
 # --- the trainer ---------------------------------------------------------------------------------
@@ -518,6 +528,7 @@ __all__ = [
     "TrainerConfig",
     "TrainingCompleted",
     "TrainingFailed",
+    "TrainingKeys",
     "TrainingTarget",
     "WorkerTrainer",
     "remove_job_dir",

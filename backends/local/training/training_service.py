@@ -41,6 +41,7 @@ from labelgate.backends.local.core.arns import ArnFactory, creation_time
 from labelgate.backends.local.core.background import BackgroundJobs, JobInterrupted
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.lookups import TagStore, find_project
+from labelgate.backends.local.store.statuses import TRAINING_IN_PROGRESS
 from labelgate.backends.local.store.tables import Project, ProjectVersion, utcnow
 from labelgate.backends.local.training.contract import Progress
 from labelgate.backends.local.training.failures import internal_failure_message
@@ -79,7 +80,6 @@ from labelgate.v1 import custom_labels_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-TRAINING_IN_PROGRESS = "TRAINING_IN_PROGRESS"
 TRAINING_COMPLETED = "TRAINING_COMPLETED"
 TRAINING_FAILED = "TRAINING_FAILED"
 IN_PROGRESS_MESSAGE = "The model is being trained."
@@ -113,7 +113,7 @@ def training_budget(request: pb.CreateProjectVersionRequest) -> float | None:
 
 
 def _with_validation(result: dict[str, Any] | None, location: Any) -> dict[str, Any]:
-    """A Training/TestingDataResult with its `Validation` (one Asset, spec 02 §4.3)."""
+    """A Training/TestingDataResult with its `Validation` (one Asset, training.md §4.3)."""
     return {**(result or {}), "Validation": {"Assets": [location.asset()]}}
 
 
@@ -126,7 +126,7 @@ class TooManyAttempts(Exception):
 
 
 def _with_output(result: dict[str, Any] | None, location: Any, **extra: Any) -> dict[str, Any]:
-    """A Training/TestingDataResult with its `Output`: the snapshot (spec 02 §7)."""
+    """A Training/TestingDataResult with its `Output`: the snapshot (training.md §7)."""
     return {**(result or {}), "Output": {"Assets": [location.asset()], **extra}}
 
 

@@ -1,4 +1,4 @@
-"""The validation stage of training (spec 02 §2.2), synchronous: the training service
+"""The validation stage of training (training.md §2.2), synchronous: the training service
 runs it on a worker thread.
 
 1. Manifest *file* checks on both inputs (§2.3). A failure ends the stage with the bare
@@ -150,7 +150,7 @@ ValidationOutcome = FileFailure | ContentFailure | ValidationPassed
 
 
 def file_error_message(error: ManifestFileError) -> str:
-    """The bare message of a file error (spec 02 §1.3 [DESIGN]: no code, no detail)."""
+    """The bare message of a file error (training.md §1.3 [DESIGN]: no code, no detail)."""
     return error.message
 
 

@@ -22,8 +22,6 @@ print lands in the log; the protocol lines go to a private copy of the original 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -31,19 +29,20 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from labelgate.backends.local.core.caller_text import scrub
 from labelgate.backends.local.training.contract import (
+    Learner,
     Progress,
     ProgressSink,
     TrainedModel,
-    TrainingRequest,
 )
 from labelgate.backends.local.training.failures import image_names
 from labelgate.backends.local.training.jobfile import TrainingJob, read_job
+from labelgate.backends.local.training.learner_plugins import load_learner
 from labelgate.backends.local.training.worker_protocol import (
     WorkerError,
     WorkerResult,
@@ -54,10 +53,6 @@ from labelgate.backends.local.training.worker_protocol import (
 
 log = logging.getLogger("labelgate.training.worker")
 
-#: Tests only: `module:function` or `/path/to/file.py:function`, a learner with
-#: `train_model`'s signature used instead of the real one (tiny, fast, no torch).
-TEST_LEARNER_ENV = "LABELGATE_TEST_LEARNER"
-
 OUTPUT_DIR = "output"
 MODEL_DIR = f"{OUTPUT_DIR}/model"
 EVALUATION_DIR = f"{OUTPUT_DIR}/evaluation"
@@ -67,36 +62,6 @@ MODEL_FILE = "model.onnx"
 CARD_FILE = "model.json"
 TRAINING_SNAPSHOT = "training_snapshot.manifest"
 TESTING_SNAPSHOT = "testing_snapshot.manifest"
-
-Learner = Callable[[TrainingRequest, ProgressSink], TrainedModel]
-
-
-# --- the learner --------------------------------------------------------------------------------
-
-
-def _load_function(spec: str) -> Callable[..., Any]:
-    target, sep, name = spec.rpartition(":")
-    if not sep or not target or not name:
-        raise ValueError(f"{TEST_LEARNER_ENV} must be module:function or file.py:function")
-    if target.endswith(".py"):
-        module_spec = importlib.util.spec_from_file_location("labelgate_test_learner", target)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot load {target}")
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(target)
-    return getattr(module, name)
-
-
-def learner() -> Learner:
-    """The real learner (torch), unless a test names its own."""
-    spec = os.environ.get(TEST_LEARNER_ENV)
-    if spec:
-        return _load_function(spec)
-    from labelgate.backends.local.training.learners import train_model
-
-    return train_model
 
 
 # --- writing the outputs -------------------------------------------------------------------------
@@ -139,7 +104,7 @@ def run_job(job: TrainingJob, jobdir: Path, progress: ProgressSink,
     progress(Progress(stage="preparing", message=(
         f"{len(request.train)} training and {len(request.test)} test images, "
         f"{len(request.labels)} labels, task {request.task}")))
-    trained = (train or learner())(request, progress)
+    trained = (train or load_learner(request.settings.learner))(request, progress)
 
     progress(Progress(stage="evaluating", message="scoring the test set"))
     ev = evaluate(request.task, request.labels, request.test, trained.test_predictions)

@@ -1,4 +1,4 @@
-"""The terminal manifest content checks of spec 02 §2.4 and the `manifest_summary.json`
+"""The terminal manifest content checks of training.md §2.4 and the `manifest_summary.json`
 document of §3.1 they end up in.
 
 Placement (§3.1): a check about one manifest goes in `statistics.<training|testing>.errors`;
@@ -6,7 +6,7 @@ the overlap checks span both, so they go in the top-level `errors`. The version'
 StatusMessage is the first error in the order training, testing, top level, each list in
 the order of the checks below.
 
-Label minimums ([DESIGN], spec 02 §2.4 #6 and #9, spec 01 §2.2): image-level models need 2
+Label minimums ([DESIGN], training.md §2.4 #6 and #9, datasets.md §2.2): image-level models need 2
 labels, object localization 1 (the quota table; the detector adds a background class of its
 own, which is how the guide's "localization needs 2 usable labels" reads). The same minimum
 applies to both codes; which one is raised says why the labels are too few:
@@ -55,7 +55,7 @@ MAX_LABELS = 250
 MIN_LABELS = {IMAGE_LEVEL_LABELS: 2, OBJECT_LOCALIZATION: 1}
 
 #: The exact messages, from the one table manifests.py keeps for every documented code (the
-#: overlap templates rendered with 50, [DESIGN] spec 02 §2.4 #8).
+#: overlap templates rendered with 50, [DESIGN] training.md §2.4 #8).
 CONTENT_ERROR_MESSAGES = {
     code: FILE_ERROR_MESSAGES[code]
     for code in (TOO_MANY_INVALID_ROWS, MULTIPLE_BUCKETS, IMAGES_BUCKET_PERMISSIONS,

@@ -1,4 +1,4 @@
-"""Header-first, bounded checks of the images a manifest points at (spec 01 §2.3, spec 02
+"""Header-first, bounded checks of the images a manifest points at (datasets.md §2.3, training.md
 §2.5 `ERROR_INVALID_IMAGE` / `ERROR_INVALID_IMAGE_DIMENSION`).
 
 `ImageProbe(blobs).probe(bucket, key)` returns an `ImageReport`: the format, dimensions
@@ -22,7 +22,7 @@ have refused:
    512x512 pixels. A truncated or corrupt file is `UNREADABLE`.
 
 Boundaries: sides of exactly 64 and 4096 px and a ratio of exactly 20:1 are accepted
-(spec 02 §2.5 [DESIGN]); "15 MB" is read as 15 MiB, as "1 GB" is read as 1 GiB for
+(training.md §2.5 [DESIGN]); "15 MB" is read as 15 MiB, as "1 GB" is read as 1 GiB for
 manifests.
 
 The probe keeps no state between calls and caches nothing: it is safe to call from many
@@ -56,7 +56,7 @@ class ImageProblem(StrEnum):
     """Why an image is unusable; every one is `ERROR_INVALID_IMAGE` in a manifest, except
     `DIMENSIONS` on lines with bounding boxes (`ERROR_INVALID_IMAGE_DIMENSION`).
     `ACCESS_DENIED` also makes training report the images bucket's permissions
-    (`ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET`, spec 02 §2.4 #3)."""
+    (`ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET`, training.md §2.4 #3)."""
 
     MISSING = "missing"  # no such object, or it cannot be read ("wrong path")
     ACCESS_DENIED = "access_denied"  # the store refused access (S3 403, PermissionError)

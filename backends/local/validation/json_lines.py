@@ -1,5 +1,5 @@
 """One JSON Line of a Ground Truth manifest, validated as Rekognition Custom Labels does
-(spec 02 §2.5 codes and messages, §2.6 precedence, §4.2 where each finding goes).
+(training.md §2.5 codes and messages, §2.6 precedence, §4.2 where each finding goes).
 
 `LineValidator.begin(number, text)` does everything that needs no image: the JSON parse,
 the source-ref and the precedence checks of every label attribute. `finish(pending,
@@ -7,7 +7,7 @@ image)` takes the probe's `ImageReport` (or None when images are not checked) an
 rest. The split lets the caller probe images on a thread pool while lines stream
 (`check_lines`), which is what `manifests.validate_lines` and the dataset import use.
 
-Stages, in order (spec 02 §2.6 [DESIGN]); a precedence error stops the line after its
+Stages, in order (training.md §2.6 [DESIGN]); a precedence error stops the line after its
 stage, so later findings are not reported until it is fixed:
 
 1. JSON parse: `ERROR_INVALID_JSON_LINE` (also for lines over 100,000 characters, blank
@@ -38,7 +38,7 @@ Semantics where the spec leaves room, chosen here:
 * The empty-box warnings are given whatever `human-annotated` says: a box attribute with
   no box gives no training signal either way.
 
-Line status (spec 02 §3.1): `invalid` (counts toward the 20 % rule), `ignored` (no usable
+Line status (training.md §3.1): `invalid` (counts toward the 20 % rule), `ignored` (no usable
 label, only warnings: not invalid), `valid` (at least one usable label).
 """
 
@@ -74,7 +74,7 @@ VALID, INVALID, IGNORED = "valid", "invalid", "ignored"
 #: Where errors go: training validation manifests use `errors`, dataset entries
 #: (ListDatasetEntries) `cl-errors` plus a `cl-metadata` object. Warnings are `warnings`.
 ERRORS, CL_ERRORS, WARNINGS, CL_METADATA = "errors", "cl-errors", "warnings", "cl-metadata"
-#: Keys the service writes; stripped from input lines and recomputed (spec 02 §2.7).
+#: Keys the service writes; stripped from input lines and recomputed (training.md §2.7).
 SERVICE_KEYS = (CL_METADATA, CL_ERRORS, ERRORS, WARNINGS)
 _INNER_SERVICE_KEYS = (CL_ERRORS, ERRORS, WARNINGS)
 
@@ -113,19 +113,19 @@ class CheckedLine:
 
     @property
     def unreadable_source(self) -> bool:
-        """The line has no usable source-ref: the dataset import drops it (spec 01 §7.2)."""
+        """The line has no usable source-ref: the dataset import drops it (datasets.md §7.2)."""
         return self.source_ref is None
 
     @property
     def missing_image(self) -> bool:
         """The image is missing or was refused: either way it cannot be read (the dataset
-        import's "missing or unreadable images" rule, spec 01 §4.6)."""
+        import's "missing or unreadable images" rule, datasets.md §4.6)."""
         return self.image is not None and self.image.problem in (ImageProblem.MISSING,
                                                                  ImageProblem.ACCESS_DENIED)
 
     @property
     def image_denied(self) -> bool:
-        """The blob store refused access to the image (spec 02 §2.4 #3)."""
+        """The blob store refused access to the image (training.md §2.4 #3)."""
         return self.image is not None and self.image.problem is ImageProblem.ACCESS_DENIED
 
 
@@ -343,7 +343,7 @@ class LineValidator:
         if obj is None:
             return INVALID_JSON_OUTPUT.replace('"errors"', f'"{key}"', 1)
         if key == ERRORS and clean and not pending.stripped:
-            # "Lines without problems are copied unchanged" (spec 02 §4.1).
+            # "Lines without problems are copied unchanged" (training.md §4.1).
             assert pending.text is not None
             return pending.text
         # Attribute errors with no object to sit in go first, then the line's own.
@@ -359,7 +359,7 @@ class LineValidator:
 
 
 def _place(attr: Attribute, obj: dict[str, Any], key: str) -> list[Issue]:
-    """Write the attribute's findings where spec 02 §4.2 puts them; returns those that have
+    """Write the attribute's findings where training.md §4.2 puts them; returns those that have
     no object to sit in (they go to the line)."""
     value, metadata = obj[attr.name], obj[f"{attr.name}-metadata"]
     for index, issues in attr.box_errors.items():

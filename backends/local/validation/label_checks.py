@@ -1,13 +1,13 @@
-"""The label-attribute checks of a JSON Line and the codes they report (spec 02 §2.5).
+"""The label-attribute checks of a JSON Line and the codes they report (training.md §2.5).
 
 Each check is a small function over one `Attribute` (a label attribute and its
 `-metadata`); it records what it finds on the attribute and returns False when the
 attribute is dropped, which stops that attribute's later checks. The checks run in the
 ordered tuples at the bottom: `SCHEMA_CHECKS` / `SCHEMA_CHECKS_BY_TYPE` before the image
-(their errors are precedence errors, spec 02 §2.6, except the use-case type), then
+(their errors are precedence errors, training.md §2.6, except the use-case type), then
 `CONTENT_CHECKS_BY_TYPE`. validation.py runs them and decides what the line is.
 
-Where a finding goes (spec 02 §4.2): `Attribute.errors` into the attribute object,
+Where a finding goes (training.md §4.2): `Attribute.errors` into the attribute object,
 `metadata_errors` into `<attr>-metadata`, `box_errors[i]` into `annotations[i]`, warnings
 into the attribute object.
 """
@@ -52,7 +52,7 @@ MESSAGES: dict[str, str] = {
     "ERROR_NO_VALID_ANNOTATIONS": "No valid annotations found.",
     "ERROR_UNSUPPORTED_USE_CASE_TYPE": "The use case type of the {attr}-metadata label "
                                        "attribute metadata is unsupported. Check the type field.",
-    # AWS documents no message for this code (spec 02 §2.5): ours.
+    # AWS documents no message for this code (training.md §2.5): ours.
     "ERROR_INVALID_LABEL_NAME_LENGTH":
         f"The label name is longer than {MAX_LABEL_NAME_CHARS} characters.",
     # AWS documents the 50-labels-per-image quota but no code for it: ours, named like its
@@ -179,7 +179,7 @@ def _metadata_format(attr: Attribute) -> bool:
 
 
 def _common_metadata_ok(meta: dict[str, Any]) -> bool:
-    """The fields both kinds require (spec 01 §4.2, §4.4); `job-name` is optional."""
+    """The fields both kinds require (datasets.md §4.2, §4.4); `job-name` is optional."""
     return (
         meta.get("human-annotated") in ("yes", "no")
         and _is_timestamp(meta.get("creation-date"))
@@ -222,7 +222,7 @@ def check_classification_value(attr: Attribute) -> bool:
 
 
 def _image_size(value: Any) -> tuple[float, float] | None:
-    # The spec's form is a one-element array; one example uses a bare object (spec 01 §4.4).
+    # The spec's form is a one-element array; one example uses a bare object (datasets.md §4.4).
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if not isinstance(value, dict):

@@ -3,7 +3,7 @@ validator every manifest path uses (CreateDataset, UpdateDatasetEntries, trainin
 
 Public API
 ----------
-File level (spec 02 §2.3, spec 01 §7.1)::
+File level (training.md §2.3, datasets.md §7.1)::
 
     open_manifest(blobs, bucket, key, *, limits=None, require_extension=False) -> ManifestFile
         HEAD the object: ManifestFileError(ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT)
@@ -16,7 +16,7 @@ File level (spec 02 §2.3, spec 01 §7.1)::
         One streaming pass: ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM (over 250,000 lines),
         ERROR_EMPTY_MANIFEST (no line with text), ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_
         FORMAT (no line is a JSON object). Returns the line count. Training runs it first,
-        so a file error leaves no outputs at all (spec 02 §2.1).
+        so a file error leaves no outputs at all (training.md §2.1).
     ManifestFile.lines() -> Iterator[str]
         The lines, streamed (an unreadable line, over-long or not UTF-8, comes as
         UNREADABLE_LINE, which validates as ERROR_INVALID_JSON_LINE).
@@ -25,7 +25,7 @@ File level (spec 02 §2.3, spec 01 §7.1)::
     ManifestFileError(code, detail="")  .code, .message (the exact documented message),
         .detail; str() is "CODE: message[ detail]", the dataset StatusMessage.
 
-Lines (spec 02 §2.5, §2.6, §4.2)::
+Lines (training.md §2.5, §2.6, §4.2)::
 
     validate_lines(lines: Iterable[str], *, images: ImageProbe | None,
                    error_key: str = "errors") -> Iterator[LineVerdict]
@@ -33,11 +33,11 @@ Lines (spec 02 §2.5, §2.6, §4.2)::
         probes each line's source-ref (bounded concurrency: `images.concurrency` threads,
         a window of 4 lines per thread, so memory does not grow with the manifest); None
         skips the image checks. `error_key` is "errors" for training validation
-        manifests (spec 02 §4.2) or "cl-errors" for the dataset-entries flavour (which
+        manifests (training.md §4.2) or "cl-errors" for the dataset-entries flavour (which
         also carries `cl-metadata`).
 
 The dataset import (dataset_jobs.py) uses `iter_entries` + `ImportTally`: the same
-validator, plus the dataset rules of spec 01 §4.6 / §7 (lines without a usable
+validator, plus the dataset rules of datasets.md §4.6 / §7 (lines without a usable
 source-ref are dropped; the 20 % rule is cumulative over dropped and invalid lines; more
 than 20 % missing or unreadable images fails the operation; one bucket per dataset).
 """
@@ -82,18 +82,18 @@ __all__ = [
     "validate_lines",
 ]
 
-MAX_MANIFEST_BYTES = 1 << 30  # "1 GB" (spec 01 §7.1), read as GiB
-MAX_MANIFEST_ROWS = 250_000  # spec 01 §4.6
-MAX_LABELS = 250  # unique labels per dataset (spec 01 §7.1)
-MAX_ERROR_RATIO = 0.20  # invalid lines, cumulative over every rule (spec 01 §4.6)
+MAX_MANIFEST_BYTES = 1 << 30  # "1 GB" (datasets.md §7.1), read as GiB
+MAX_MANIFEST_ROWS = 250_000  # datasets.md §4.6
+MAX_LABELS = 250  # unique labels per dataset (datasets.md §7.1)
+MAX_ERROR_RATIO = 0.20  # invalid lines, cumulative over every rule (datasets.md §4.6)
 
 #: Stand-in for a line that could not be read as text (over-long, not UTF-8).
 UNREADABLE_LINE = "\x00"
 
 # --- manifest file and manifest content errors ----------------------------------------------
 
-#: Exact messages (spec 02 §2.3, §2.4; spec 01 §7.1). The label-overlap templates are
-#: rendered with the 50 % threshold (spec 02 §2.4 [DESIGN]).
+#: Exact messages (training.md §2.3, §2.4; datasets.md §7.1). The label-overlap templates are
+#: rendered with the 50 % threshold (training.md §2.4 [DESIGN]).
 FILE_ERROR_MESSAGES = {
     "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT":
         "The manifest file extension or contents are invalid.",
@@ -317,8 +317,8 @@ def open_manifest(
     require_extension: bool = False,
 ) -> ManifestFile:
     """The checks that need no byte of the manifest (a HEAD request). Training passes
-    `require_extension=True` (spec 02 §2.3 lists a missing extension as a cause);
-    CreateDataset accepts any name, as spec 01 §4.1 recommends."""
+    `require_extension=True` (training.md §2.3 lists a missing extension as a cause);
+    CreateDataset accepts any name, as datasets.md §4.1 recommends."""
     limits = limits or ManifestLimits()
     if require_extension and not _has_extension(key):
         raise ManifestFileError("ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT",
@@ -339,14 +339,14 @@ def open_manifest(
 @dataclass(frozen=True)
 class LineVerdict:
     number: int  # 1-based line number in the manifest
-    status: str  # "valid" | "invalid" | "ignored"   (spec 02 §3.1 counting)
+    status: str  # "valid" | "invalid" | "ignored"   (training.md §3.1 counting)
     source_ref: str | None
     bucket: str | None  # bucket of source-ref
     image_labels: frozenset[str]  # usable image-level labels of this line
     box_labels: frozenset[str]  # labels on usable boxes of this line
     has_errors: bool  # at least one `errors` entry at any level (error_json_line_indices)
     output_line: str  # the line as the training validation manifest shows it
-    image_denied: bool = False  # the store refused access to the image (spec 02 §2.4 #3)
+    image_denied: bool = False  # the store refused access to the image (training.md §2.4 #3)
 
 
 def validate_lines(
@@ -376,13 +376,13 @@ def validate_lines(
 @dataclass
 class ImportTally:
     """What a dataset import or update has seen so far; decides the operation's outcome
-    (spec 01 §4.6, §7).
+    (datasets.md §4.6, §7).
 
     More than 20 % of the lines with images that cannot be read fails the operation with
     `ERROR_TOO_MANY_RECORDS_IN_ERROR`, or, when the images the store *refused* are over
     20 % on their own, with `ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET` ([DESIGN]: the
     bucket's permissions are the cause to fix, as `ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS`
-    already names the bucket rule here; spec 02 §2.4 #3).
+    already names the bucket rule here; training.md §2.4 #3).
     """
 
     limits: ManifestLimits = field(default_factory=ManifestLimits)
@@ -428,7 +428,7 @@ class ImportTally:
             raise ManifestFileError(
                 "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT", "No line is a JSON object."
             )
-        # Blank and unreadable lines count as lines (spec 01 §4.6).
+        # Blank and unreadable lines count as lines (datasets.md §4.6).
         ratio = self.limits.max_error_ratio
         if self.denied_images > ratio * self.lines:
             raise ManifestFileError(

@@ -3,7 +3,7 @@ numbers of lines with errors, the image buckets, the labels of each kind, and th
 of the valid lines of each kind. Compact by design: integers in arrays and label sets, never
 the lines themselves, so a 250,000-line manifest costs a few megabytes.
 
-The use case (spec 02 §2.2 step 4) is decided from the training tally: the kind (image-level
+The use case (training.md §2.2 step 4) is decided from the training tally: the kind (image-level
 labels or bounding boxes) that more valid lines carry wins, a tie goes to
 OBJECT_LOCALIZATION (the richer annotation), none at all is NOT_DETERMINED. Valid lines
 without the chosen kind are filtered out: they are not "usable", so the manifest summary
@@ -48,9 +48,9 @@ class ManifestTally:
     valid: int = 0
     error_lines: array = field(default_factory=lambda: array("I"))
     buckets: set[str] = field(default_factory=set)
-    #: Buckets the store refused one of this manifest's images from (spec 02 §2.4 #3).
+    #: Buckets the store refused one of this manifest's images from (training.md §2.4 #3).
     denied_buckets: set[str] = field(default_factory=set)
-    #: Images buckets whose owner is not the manifest bucket's (spec 02 §2.4 #4); filled by
+    #: Images buckets whose owner is not the manifest bucket's (training.md §2.4 #4); filled by
     #: the validation stage's owner check after the pass, not by `add`.
     foreign_owner_buckets: set[str] = field(default_factory=set)
     image: KindTally = field(default_factory=KindTally)

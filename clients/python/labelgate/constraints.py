@@ -1,7 +1,7 @@
 """Server-side checks of the AWS API model's constraints, as the real service makes them.
 
 botocore validates only `required`, `min` and types on the client; `max`, `pattern` and enum
-membership are enforced by AWS itself (spec 04). Our gateway enforces all of them for every
+membership are enforced by AWS itself (api.md). Our gateway enforces all of them for every
 operation from botocore's own service model, so the limits can never drift from AWS's. The
 message follows AWS's wording: `1 validation error detected: Value 'a b' at 'projectName'
 failed to satisfy constraint: Member must satisfy regular expression pattern: ...`.

@@ -125,7 +125,7 @@ def _message_to_aws(message: Message, style: _Style) -> dict[str, Any]:
             out[name] = _scalar_to_aws(field, value, style)
     if style.include_empty:
         # ListFields() omits empty lists and maps; AWS sends them (`"Datasets": []`) and
-        # client code indexes them without checks (spec 03 §9).
+        # client code indexes them without checks (serving.md §9).
         for field in message.DESCRIPTOR.fields:
             if not style.extensions and is_extension_field(field):
                 continue

@@ -1,4 +1,4 @@
-"""Evaluation of a trained model on its test set, exactly per spec 02 §5-§8, and a report.
+"""Evaluation of a trained model on its test set, exactly per training.md §5-§8, and a report.
 
 Pure Python, numpy, Pillow and matplotlib (for the report); no torch. The job calls:
 

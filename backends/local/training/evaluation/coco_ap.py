@@ -1,4 +1,4 @@
-"""COCO-style AveragePrecision and AverageRecall for detection (spec 02 §5.5 [DESIGN]).
+"""COCO-style AveragePrecision and AverageRecall for detection (training.md §5.5 [DESIGN]).
 
 The spec leaves the definitions open and proposes COCO's: per label and per IoU threshold
 0.50, 0.55, ..., 0.95, match boxes greedily by confidence (matching.py), then

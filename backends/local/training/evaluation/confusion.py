@@ -1,4 +1,4 @@
-"""The confusion matrix of a single-label classification model (spec 02 §8).
+"""The confusion matrix of a single-label classification model (training.md §8).
 
 [DESIGN] per test image with one ground-truth label: its top-1 predicted label, thresholds
 ignored. Value = count(GT = g, predicted = p) / count(GT = g), so every ground-truth column

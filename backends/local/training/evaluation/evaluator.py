@@ -1,4 +1,4 @@
-"""`evaluate()`: a model's test-set predictions in, every figure of spec 02 §5-§8 out.
+"""`evaluate()`: a model's test-set predictions in, every figure of training.md §5-§8 out.
 
 The result, `Evaluation`, keeps the test examples and predictions so the summary file,
 the evaluation manifest snapshot and the report are all rendered from one computation.

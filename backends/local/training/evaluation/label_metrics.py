@@ -1,4 +1,4 @@
-"""Per-label metrics at the assumed threshold and the test-set aggregates (spec 02 §5).
+"""Per-label metrics at the assumed threshold and the test-set aggregates (training.md §5).
 
 Outcome classes (§5.1): a label is predicted when its confidence reaches the label's
 threshold (thresholds.py); TP = predicted and true, FP = predicted and not true, FN = true

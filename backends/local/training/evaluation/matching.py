@@ -1,4 +1,4 @@
-"""Matching predicted boxes to ground-truth boxes (spec 02 §5.2).
+"""Matching predicted boxes to ground-truth boxes (training.md §5.2).
 
 A predicted box is correct when its IoU with a ground-truth box of the **same label** is at
 least 0.5 (exactly 0.5 counts). [DESIGN] one-to-one, greedy by descending confidence: each
@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-IOU_THRESHOLD = 0.5  # spec 02 §5.2
+IOU_THRESHOLD = 0.5  # training.md §5.2
 
 BoxArray = np.ndarray  # float64, shape (n, 4): left, top, width, height
 

@@ -1,4 +1,4 @@
-"""The evaluation manifest snapshots (spec 02 §7): the usable training and test images in
+"""The evaluation manifest snapshots (training.md §7): the usable training and test images in
 SageMaker Ground Truth output format, the test lines with the model's results added.
 
 Ground truth, every line: `rekognition-custom-labels-training-N` with its `-metadata`.

@@ -1,4 +1,4 @@
-"""The training results summary file (spec 02 §6).
+"""The training results summary file (training.md §6).
 
 Name [DESIGN]: `EvaluationResultSummary-{ProjectName}-{VersionName}.json`, written directly
 under `S3KeyPrefix`; clients read the real name from `EvaluationResult.Summary`.

@@ -1,4 +1,4 @@
-"""The per-label assumed threshold (spec 02 §5.3) and the precision-recall curve it lies on.
+"""The per-label assumed threshold (training.md §5.3) and the precision-recall curve it lies on.
 
 A label's test predictions are (confidence, hit) pairs: for image-level labels one per test
 image (hit = the image carries the label), for detection one per predicted box of the label

@@ -1,5 +1,5 @@
 """The timestamp format of the evaluation files: ISO 8601 without a zone, with
-microseconds, e.g. `2019-11-21T07:30:23.910943` (spec 02 §6.2, §7). An aware datetime is
+microseconds, e.g. `2019-11-21T07:30:23.910943` (training.md §6.2, §7). An aware datetime is
 converted to UTC first; a naive one is taken as UTC already."""
 
 from __future__ import annotations

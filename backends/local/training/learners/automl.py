@@ -6,7 +6,7 @@ the device, and the evaluation-time settings (resolution, resize policy, flip av
 are picked by the validation metric. `ClassifierPlan.record()` is what the version stores.
 
 The numbers come from measurements: the 2-core CPU reference machine
-(shared/notes/prototype-training.md: 160 px training ~54 img/s with blocks 0-2 frozen,
+(docs/training-notes.md: 160 px training ~54 img/s with blocks 0-2 frozen,
 evaluating a 160 px-trained net larger gains a point) and clothing10 runs of this very
 learner with CPU plans on a GPU (epochs fixed): 6 epochs gave test macro-F1 0.876-0.902
 depending on the seed, 10 epochs 0.899; the probe-initialized head beat a random one

@@ -7,7 +7,7 @@ judges its candidates with this very module (`ProbabilityNet`), so what validati
 is what the file computes.
 
 Legacy TorchScript exporter (`dynamo=False`, opset 17): measured 0.4 s for Lite0 and
-agreement with PyTorch to ~3e-6 (shared/notes/prototype-training.md).
+agreement with PyTorch to ~3e-6 (docs/training-notes.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The detector's AutoML: every training choice derived from the training boxes and images.
 
 Rules, not searches: the CPU budget allows one training run, so each choice is a rule
-calibrated on the DeepPCB prototype (shared/notes/prototype-training.md) and recorded with
+calibrated on the DeepPCB prototype (docs/training-notes.md) and recorded with
 its reason. Two choices are measured on the validation split after training instead: the
 checkpoint (best val score) and class-blind NMS (on/off, IoU).
 

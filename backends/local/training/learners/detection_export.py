@@ -1,7 +1,7 @@
 """ONNX export of a trained detector and its model card.
 
 The legacy TorchScript exporter (`dynamo=False`, opset 17) is used: the dynamo exporter
-fails on torchvision's data-dependent NMS (shared/notes/platform-probe.md §2(d)), while the
+fails on torchvision's data-dependent NMS (docs/operations.md (platform facts) §2(d)), while the
 legacy one reproduced Faster R-CNN's eager boxes exactly. The graph takes one normalized
 image of the fixed canvas size and returns the final detections (per-class NMS, then the
 class-blind NMS when chosen), so the file is usable on its own outside labelgate.

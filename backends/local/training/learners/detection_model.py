@@ -1,6 +1,6 @@
 """The detection network: torchvision Faster R-CNN parts on the pretrained Lite0 backbone.
 
-Why Faster R-CNN: the prototype (shared/notes/prototype-training.md, experiment 2) measured
+Why Faster R-CNN: the prototype (docs/training-notes.md, experiment 2) measured
 it on DeepPCB at 0.938 mAP@0.5 on this CPU; a two-stage detector with RoIAlign is forgiving
 with few images and small objects, and its legacy ONNX export matches eager exactly.
 

@@ -159,11 +159,25 @@ def run_wait(client: Client, ns: argparse.Namespace, params: dict[str, Any]) -> 
         wait(params["ProjectArn"], params.get("VersionNames"), **options)
 
 
+class ServerNotInstalledError(Exception):
+    """`labelgate serve` where only the labelgate-client distribution is installed."""
+
+
 def run_serve(ns: argparse.Namespace) -> None:
     # Imported here: every other command is a pure client and must not load server code
     # (or need the server's dependencies).
-    from labelgate.server.app import run
-    from labelgate.server.config import load_settings
+    try:
+        from labelgate.server.app import run
+        from labelgate.server.config import load_settings
+    except ModuleNotFoundError as e:
+        # Only the server package missing means a client-only install; a missing dependency
+        # of an installed server (onnxruntime, ...) stays the real error it is.
+        if e.name not in ("labelgate.server", "labelgate.server.app", "labelgate.server.config"):
+            raise
+        raise ServerNotInstalledError(
+            "labelgate serve: the labelgate server is not installed (only labelgate-client "
+            "is): pip install labelgate, or from a checkout: "
+            "pip install ./clients/python '.[server,train]'") from None
 
     run(load_settings(ns.config, host=ns.host, port=ns.port, data_dir=ns.data_dir,
                       metrics_port=ns.metrics_port, aws_port=ns.aws_port))

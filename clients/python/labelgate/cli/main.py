@@ -27,7 +27,12 @@ from collections.abc import Sequence
 import grpc
 
 from labelgate.cli import _output
-from labelgate.cli._commands import run_operation, run_serve, run_wait
+from labelgate.cli._commands import (
+    ServerNotInstalledError,
+    run_operation,
+    run_serve,
+    run_wait,
+)
 from labelgate.cli._extensions import ACTION as EXTENSION_ACTION
 from labelgate.cli._extensions import TrainingFailedError, run_extension
 from labelgate.cli._params import ParamError
@@ -92,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = run_operation(client, ns, params)
                 _output.write(result, sys.stdout, ns.output, query)
         return EXIT_OK
+    except ServerNotInstalledError as e:
+        return _fail(str(e), EXIT_FAILURE, debug)
     except (UsageError, ParamError) as e:
         return _fail(str(e), EXIT_PARAM, debug)
     except (LabelgateConnectionError, WaiterError, TrainingFailedError) as e:

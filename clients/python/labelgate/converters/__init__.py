@@ -1,4 +1,4 @@
-"""Converters to and from the Custom Labels manifest format (spec 01 §3.1, §4, §5).
+"""Converters to and from the Custom Labels manifest format (datasets.md §3.1, §4, §5).
 
 Each writes a valid manifest (one JSON object per line) through `ManifestWriter`, which
 publishes the file only once the whole input converted, and returns a summary of counts:
@@ -24,8 +24,8 @@ from labelgate.converters.coco_export import (
     export_manifest_file,
     manifest_to_coco,
 )
+from labelgate.converters.conversion_errors import ConversionError, SourceAccessError
 from labelgate.converters.csv_manifest import CsvSummary, DuplicateImagesError, convert_csv
-from labelgate.converters.errors import ConversionError, SourceAccessError
 from labelgate.converters.folders import FolderSummary, convert_folders
 from labelgate.converters.manifest_lines import ManifestWriter, manifest_line
 from labelgate.converters.sagemaker_multilabel import (

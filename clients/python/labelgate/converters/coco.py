@@ -1,4 +1,4 @@
-"""COCO instances JSON -> Custom Labels bounding-box manifest (spec 01 §5.1).
+"""COCO instances JSON -> Custom Labels bounding-box manifest (datasets.md §5.1).
 
 One JSON Line per COCO image, in the order of `images`; its boxes are the annotations whose
 `image_id` is the image's `id`, in the order of `annotations`. The field mapping is the
@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelgate.converters.errors import ConversionError
+from labelgate.converters.conversion_errors import ConversionError
 from labelgate.converters.manifest_lines import (
     DETECTION_TYPE,
     MAX_BOXES_PER_IMAGE,
@@ -287,7 +287,7 @@ def coco_manifest_lines(coco: CocoDocument, options: CocoOptions,
         summary.boxes += len(boxes)
         summary.images_without_boxes += not boxes
         summary.images_over_box_limit += len(boxes) > MAX_BOXES_PER_IMAGE
-        # Key order is that of the spec's example line (spec 01 §5.1).
+        # Key order is that of the spec's example line (datasets.md §5.1).
         yield {
             "source-ref": source_ref,
             attribute: {

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelgate.converters.errors import ConversionError
+from labelgate.converters.conversion_errors import ConversionError
 from labelgate.converters.manifest_lines import (
     CLASSIFICATION_TYPE,
     DETECTION_TYPE,
@@ -115,7 +115,7 @@ def _flagged(item: Any) -> bool:
 
 
 def _image_size(value: Any) -> tuple[Any, Any] | None:
-    # The one-element array of the spec, or the bare object one example uses (spec 01 §4.4).
+    # The one-element array of the spec, or the bare object one example uses (datasets.md §4.4).
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if not isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""CSV -> image-level classification manifest (spec 01 §5.3), single- or multi-label.
+"""CSV -> image-level classification manifest (datasets.md §5.3), single- or multi-label.
 
 The CSV has no header; each row is `image,label[,label...]`, read with `,` as the
 delimiter and `|` as the quote character (the reference tool's dialect). Column 1 is a bare
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelgate.converters.errors import ConversionError
+from labelgate.converters.conversion_errors import ConversionError
 from labelgate.converters.manifest_lines import (
     MICROSECONDS_FORMAT,
     ManifestWriter,

@@ -1,4 +1,4 @@
-"""A folder-per-label image tree -> image-level classification manifest (spec 01 §3.1).
+"""A folder-per-label image tree -> image-level classification manifest (datasets.md §3.1).
 
 The rules of the console's "label images from folder names" import:
 
@@ -23,7 +23,7 @@ forks, `.git/`) is skipped, in both modes. Lines are in path order, which is S3'
 order too.
 
 Each label becomes one attribute named after it with value 1 and its `-metadata`, exactly as
-the CSV tool writes image-level labels (spec 01 §5.3); creation-date is the conversion time.
+the CSV tool writes image-level labels (datasets.md §5.3); creation-date is the conversion time.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelgate.converters.errors import ConversionError, SourceAccessError
+from labelgate.converters.conversion_errors import ConversionError, SourceAccessError
 from labelgate.converters.manifest_lines import (
     MICROSECONDS_FORMAT,
     ManifestWriter,
@@ -147,7 +147,12 @@ def s3_folder_images(location: str, summary: FolderSummary, *, s3_client: Any = 
     if prefix and not prefix.endswith("/"):
         prefix += "/"  # the location is a folder, not a key prefix
     if s3_client is None:
-        import boto3  # only this mode needs it; keep `labelgate convert` quick to start
+        try:  # only this mode needs it (the client's [s3] extra); keeps the CLI quick to start
+            import boto3
+        except ModuleNotFoundError:
+            raise SourceAccessError(
+                f"{location}: listing S3 needs boto3 (pip install 'labelgate-client[s3]')"
+            ) from None
 
         s3_client = boto3.client("s3", endpoint_url=endpoint_url)
     for key in _list_keys(s3_client, bucket, prefix, location):

@@ -1,7 +1,7 @@
 """What every converter shares: building Custom Labels JSON Lines and writing them safely.
 
 A manifest line is built as a plain dict whose key order is the order the spec's examples
-use (spec 01 §4.2-§4.4, §5.1), then written compactly, one object per line, by
+use (datasets.md §4.2-§4.4, §5.1), then written compactly, one object per line, by
 `ManifestWriter`. The writer publishes the file only when the conversion finished: a
 malformed input found half-way leaves no half-written manifest behind (and an existing file
 of that name untouched).
@@ -18,21 +18,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from labelgate.converters.errors import ConversionError
+from labelgate.converters.conversion_errors import ConversionError
 
 CLASSIFICATION_TYPE = "groundtruth/image-classification"
 DETECTION_TYPE = "groundtruth/object-detection"
 
 #: Line-level keys a label attribute may not take: `source-ref` is the image, and the
-#: service writes `cl-metadata` / `cl-errors` onto every stored line (spec 01 §4.5).
+#: service writes `cl-metadata` / `cl-errors` onto every stored line (datasets.md §4.5).
 RESERVED_KEYS = frozenset({"source-ref", "cl-metadata", "cl-errors"})
 
-#: Longer label names are ERROR_INVALID_LABEL_NAME_LENGTH on import (spec 01 §7.3).
+#: Longer label names are ERROR_INVALID_LABEL_NAME_LENGTH on import (datasets.md §7.3).
 MAX_LABEL_NAME_CHARS = 256
-#: More boxes on one image are ERROR_TOO_MANY_BOUNDING_BOXES on import (spec 01 §7.3).
+#: More boxes on one image are ERROR_TOO_MANY_BOUNDING_BOXES on import (datasets.md §7.3).
 MAX_BOXES_PER_IMAGE = 50
 
-#: `creation-date` as the reference tools write it (spec 01 §5.1 and §5.3).
+#: `creation-date` as the reference tools write it (datasets.md §5.1 and §5.3).
 SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 MICROSECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -133,7 +133,7 @@ def check_label_name(name: str, *, what: str) -> str:
 
 def classification_attributes(labels: Iterable[str], created: str, *,
                               what: str) -> dict[str, Any]:
-    """Image-level labels the way the CSV tool writes them (spec 01 §5.3): per label, an
+    """Image-level labels the way the CSV tool writes them (datasets.md §5.3): per label, an
     attribute named after the label with value 1, then `<label>-metadata`.
 
     Repeated labels collapse into one attribute (JSON keys are unique). A label that is

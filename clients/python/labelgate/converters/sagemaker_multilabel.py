@@ -1,9 +1,9 @@
-"""SageMaker Ground Truth multi-label manifest -> Custom Labels manifest (spec 01 §5.2).
+"""SageMaker Ground Truth multi-label manifest -> Custom Labels manifest (datasets.md §5.2).
 
 A Ground Truth multi-label line has one attribute, named after the labelling job, whose
 value is a list of class ids; its `-metadata` holds `class-map` and `confidence-map` (id
 string -> name / confidence). Custom Labels rejects that type, so each class becomes its
-own image-level attribute (spec 01 §4.3), as the reference script does:
+own image-level attribute (datasets.md §4.3), as the reference script does:
 
 * the job attribute is the key that contains neither `source-ref` nor `-metadata`; when
   there are several, the last one wins;
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelgate.converters.errors import ConversionError
+from labelgate.converters.conversion_errors import ConversionError
 from labelgate.converters.manifest_lines import (
     CLASSIFICATION_TYPE,
     ManifestWriter,
@@ -103,7 +103,7 @@ def convert_line(line: dict[str, Any], *, what: str) -> dict[str, Any]:
                               f"{what} {job}-metadata confidence-map")
         attribute = f"{job}{index}"
         item: dict[str, Any] = {"confidence": confidence}
-        if "job-name" in metadata:  # optional for classification (spec 01 §4.2)
+        if "job-name" in metadata:  # optional for classification (datasets.md §4.2)
             item["job-name"] = metadata["job-name"]
         item.update({"class-name": name, "human-annotated": copied["human-annotated"],
                      "creation-date": copied["creation-date"], "type": CLASSIFICATION_TYPE})
