@@ -20,7 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import labelgate
-from labelgate import constraints
+from labelgate import aws_model
 from labelgate.backends.base import Backend, load_backend
 from labelgate.server.access import GatewayAuthenticator
 from labelgate.server.aws_front import AwsJsonFront
@@ -134,7 +134,7 @@ class Gateway:
             )
 
         # Load botocore's API model now (~0.3 s) rather than on the first call's clock.
-        await asyncio.to_thread(constraints.service_model)
+        await asyncio.to_thread(aws_model.service_model)
         for name, backend in self.backends.items():
             log.info("starting backend %s", name)
             await backend.start()

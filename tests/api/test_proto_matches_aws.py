@@ -4,7 +4,7 @@ import pytest
 from google.protobuf import descriptor as d
 
 from labelgate import shapes
-from labelgate.constraints import service_model
+from labelgate.aws_model import service_model
 from labelgate.v1 import custom_labels_pb2 as pb
 
 CUSTOM_LABELS_OPERATIONS = {

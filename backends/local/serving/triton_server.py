@@ -39,7 +39,6 @@ from labelgate.backends.local.serving.runtime import RuntimeFailure
 
 log = logging.getLogger(__name__)
 
-VENV_ENV = "LABELGATE_TRITON_VENV"
 DEFAULT_VENV = ".venv-triton"
 PID_FILE = "tritonserver.pid"
 LOG_FILE = "tritonserver.log"
@@ -68,8 +67,6 @@ class TritonInstall:
 def candidate_venvs(venv: Path | str | None = None) -> list[Path]:
     if venv:
         return [Path(venv)]
-    if os.environ.get(VENV_ENV):
-        return [Path(os.environ[VENV_ENV])]
     # The repository's own layout: .venv (the gateway) beside .venv-triton. Found from the
     # interpreter, not the working directory, so the server may start from anywhere.
     return [Path(sys.prefix).parent / DEFAULT_VENV]
@@ -110,7 +107,7 @@ def find_install(venv: Path | str | None = None) -> TritonInstall:
         )
     raise RuntimeFailure(
         "no tritonserver found: create the Triton environment with `make triton-venv` "
-        f"or set {VENV_ENV} (looked in {', '.join(tried)})"
+        f"or set triton_venv (looked in {', '.join(tried)})"
     )
 
 
@@ -376,4 +373,4 @@ class TritonServer:
                     log.exception("reloading models after the tritonserver restart failed")
 
 
-__all__ = ["DEFAULT_VENV", "VENV_ENV", "TritonInstall", "TritonServer", "find_install"]
+__all__ = ["DEFAULT_VENV", "TritonInstall", "TritonServer", "find_install"]

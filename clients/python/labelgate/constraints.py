@@ -12,15 +12,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import botocore.session
 import regex
 
+from labelgate.aws_model import service_model
 from labelgate.errors import ValidationException
-
-
-@functools.cache
-def service_model():
-    return botocore.session.get_session().get_service_model("rekognition")
 
 
 @functools.cache

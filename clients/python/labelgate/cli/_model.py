@@ -11,16 +11,11 @@ import functools
 import re
 from dataclasses import dataclass
 
-import botocore.session
 from botocore import xform_name
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, Shape
 
 from labelgate import shapes
-
-
-@functools.cache
-def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("rekognition")
+from labelgate.aws_model import service_model
 
 
 def first_sentence(html: str) -> str:
