@@ -26,10 +26,16 @@ from labelgate.server.access import GatewayAuthenticator
 from labelgate.server.aws_front import AwsJsonFront
 from labelgate.server.config import EPHEMERAL_METRICS_PORT, Settings
 from labelgate.server.dispatch import Dispatcher
+from labelgate.server.identity.bootstrap import ensure_first_account
+from labelgate.server.identity.directory import Directory, default_url
+from labelgate.server.identity.key_vault import KeyVault, load_or_create_master_key
 from labelgate.server.logging import configure_logging
 from labelgate.server.metrics import GatewayMetrics, MetricsServer
 from labelgate.server.router import Router
 from labelgate.server.servicer import SERVICE_NAME, CustomLabelsServicer
+
+#: The identity directory's master key, in the data directory (key_vault.py).
+MASTER_KEY_FILE = "master.key"
 
 log = logging.getLogger("labelgate.server")
 
@@ -62,6 +68,7 @@ class Gateway:
         self.aws_port: int | None = None  # bound AWS-compatible HTTP port, None when off
         self._started: list[Backend] = []
         self._stopped = False
+        self.directory: Directory | None = None
 
     @property
     def address(self) -> str:
@@ -90,8 +97,10 @@ class Gateway:
         s = self.settings
         self.backends = self._load_backends()
         self.router = Router(self.backends, s.default_backend)
+        self.directory = open_directory(s) if s.auth == "required" else None
         self.dispatcher = Dispatcher(self.router, self.metrics,
-                                     authenticator=GatewayAuthenticator(s.aws_access_keys))
+                                     authenticator=GatewayAuthenticator(
+                                         s.aws_access_keys, directory=self.directory))
         for backend in self.backends.values():
             register = getattr(backend, "register_metrics", None)
             if register is not None:
@@ -180,6 +189,8 @@ class Gateway:
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
+        if self.directory is not None:
+            self.directory.close()
         log.info("labelgate stopped")
 
     async def serve_forever(self) -> None:
@@ -234,15 +245,25 @@ def exposure_warnings(settings: Settings) -> list[str]:
     """What an operator must know when the API is reachable beyond this machine: the gRPC
     API has no authentication yet, and the AWS front checks signatures only with keys."""
     warnings = []
-    if settings.host not in LOOPBACK_HOSTS:
+    if settings.host not in LOOPBACK_HOSTS and settings.auth == "off":
         warnings.append(f"the gRPC API listens on {settings.address} without authentication: "
                         "anyone who can reach it can use every operation; keep it on a trusted "
                         "network")
     if settings.aws_port and settings.aws_host not in LOOPBACK_HOSTS \
-            and not settings.aws_access_keys:
+            and not settings.aws_access_keys and settings.auth == "off":
         warnings.append(f"the AWS-compatible API listens on {settings.aws_host} without "
                         "[aws_access_keys]: signatures are not checked")
     return warnings
+
+
+def open_directory(settings: Settings) -> Directory:
+    """The identity directory, with the first account made on an empty one."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    vault = KeyVault(load_or_create_master_key(settings.data_dir / MASTER_KEY_FILE))
+    directory = Directory(settings.identity_database_url or default_url(settings.data_dir),
+                          vault)
+    ensure_first_account(directory, settings.data_dir)
+    return directory
 
 
 def run(settings: Settings) -> None:

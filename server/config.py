@@ -38,6 +38,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from labelgate.backends.base import (
     SettingsError,
@@ -101,6 +103,12 @@ class Settings(BaseSettings):
     # Access key id -> secret access key. When any are set, the AWS front verifies SigV4
     # signatures; when none are, it ignores them (a local endpoint).
     aws_access_keys: dict[str, str] = Field(default_factory=dict)
+    # "required": every call must be signed with an access key of the identity directory
+    # (server/identity/; the first start writes <data_dir>/root-credentials). "off": no
+    # authentication (anyone who reaches the gateway may do anything); the gateway warns.
+    auth: Literal["off", "required"] = "off"
+    # The identity directory's database; None: SQLite in <data_dir>/identity.db.
+    identity_database_url: str | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -260,10 +268,6 @@ def _absolute(path: str | Path, base: Path) -> Path:
 
 def _absolute_sqlite_url(url: str, base: Path) -> str:
     """`sqlite:///relative.db` names a file relative to the process's directory: anchor it."""
-    # SQLAlchemy comes with the local backend (the `server` extra), the only one with a URL.
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -281,6 +285,9 @@ def _absolute_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
     values = dict(values)
     if isinstance(values.get("data_dir"), str | Path):
         values["data_dir"] = _absolute(values["data_dir"], base)
+    if isinstance(values.get("identity_database_url"), str):
+        values["identity_database_url"] = _absolute_sqlite_url(values["identity_database_url"],
+                                                               base)
     tables = values.get("backends")
     if not isinstance(tables, Mapping):
         return values  # not tables: validation says so

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc import aio
 
 from labelgate import shapes
-from labelgate.errors import LabelgateError
+from labelgate.errors import InvalidParameterException, LabelgateError
 from labelgate.server import calls
+from labelgate.server.access import GrpcEvidence
 from labelgate.server.dispatch import OPERATIONS, Call, Dispatcher, Operation
 from labelgate.server.error_status import to_grpc_status
 
@@ -28,18 +29,21 @@ class CustomLabelsServicer:
         self.dispatcher = dispatcher
 
     @staticmethod
-    async def _call(operation: Operation, request: Message, context: aio.ServicerContext
-                    ) -> Call:
+    async def _call(operation: Operation, body: bytes, context: aio.ServicerContext) -> Call:
         metadata = context.invocation_metadata()
         request_id = calls.request_id_from(metadata)
         # Sent first, so the caller gets the id on success and on every error alike.
         await context.send_initial_metadata(((calls.REQUEST_ID_KEY, request_id),))
-        return Call(operation, request_id, TRANSPORT, request=request,
-                    metadata=calls.text_metadata(metadata))
+        text = calls.text_metadata(metadata)
+        # The wire bytes stay as they came: the signature covers them, and a caller that
+        # fails authentication costs no parsing.
+        return Call(operation, request_id, TRANSPORT,
+                    decode=lambda: _decode(operation, body), metadata=text,
+                    credentials=GrpcEvidence(f"/{SERVICE_NAME}/{operation.name}", body, text))
 
     def _unary(self, operation: Operation
-               ) -> Callable[[Message, aio.ServicerContext], Awaitable[Message]]:
-        async def behavior(request: Message, context: aio.ServicerContext) -> Message:
+               ) -> Callable[[bytes, aio.ServicerContext], Awaitable[Message]]:
+        async def behavior(request: bytes, context: aio.ServicerContext) -> Message:
             call = await self._call(operation, request, context)
             try:
                 return await self.dispatcher.call(call)
@@ -51,8 +55,8 @@ class CustomLabelsServicer:
         return behavior
 
     def _streaming(self, operation: Operation
-                   ) -> Callable[[Message, aio.ServicerContext], AsyncIterator[Message]]:
-        async def behavior(request: Message, context: aio.ServicerContext
+                   ) -> Callable[[bytes, aio.ServicerContext], AsyncIterator[Message]]:
+        async def behavior(request: bytes, context: aio.ServicerContext
                            ) -> AsyncIterator[Message]:
             call = await self._call(operation, request, context)
             try:
@@ -73,7 +77,6 @@ class CustomLabelsServicer:
                 else self._unary(operation)
             handlers[operation.name] = make(
                 behavior,
-                request_deserializer=operation.request_type.FromString,
                 response_serializer=operation.response_type.SerializeToString,
             )
         return handlers
@@ -86,3 +89,11 @@ class CustomLabelsServicer:
         # Registered methods skip the generic-handler lookup per call (what the generated
         # add_*_to_server does too).
         server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+def _decode(operation: Operation, body: bytes) -> Message:
+    try:
+        return operation.request_type.FromString(body)
+    except DecodeError:
+        raise InvalidParameterException(
+            f"The request is not a valid {operation.request_type.DESCRIPTOR.name}") from None

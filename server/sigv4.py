@@ -58,6 +58,17 @@ def _authorization(value: str) -> tuple[str, list[str], str]:
     return parts["Credential"], parts["SignedHeaders"].split(";"), parts["Signature"]
 
 
+def credential_key_id(request: SignedRequest) -> str | None:
+    """The access key id the request claims (to look its secret up), unverified."""
+    header = request.headers.get("authorization", "")
+    _, _, rest = header.partition(" ")
+    for part in rest.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "Credential":
+            return value.split("/", 1)[0] or None
+    return None
+
+
 def verify(request: SignedRequest, secrets: Mapping[str, str],
            now: dt.datetime | None = None) -> str:
     """Check the request's SigV4 signature; return the access key id that signed it."""
@@ -105,4 +116,4 @@ def verify(request: SignedRequest, secrets: Mapping[str, str],
     return access_key
 
 
-__all__ = ["MAX_SKEW", "SignedRequest", "verify"]
+__all__ = ["MAX_SKEW", "SignedRequest", "credential_key_id", "verify"]

@@ -119,6 +119,27 @@ ThrottlingException = _define(
     _S.UNAVAILABLE,
     "The service is temporarily unable to handle the request.",
 )
+# Authentication: the AWS names, carried as gRPC UNAUTHENTICATED (HTTP 403 on the AWS front).
+MissingAuthenticationTokenException = _define(
+    "MissingAuthenticationTokenException",
+    _S.UNAUTHENTICATED,
+    "The request carries no credentials.",
+)
+IncompleteSignatureException = _define(
+    "IncompleteSignatureException",
+    _S.UNAUTHENTICATED,
+    "The request's signature is malformed or incomplete.",
+)
+UnrecognizedClientException = _define(
+    "UnrecognizedClientException",
+    _S.UNAUTHENTICATED,
+    "The access key id is unknown or inactive.",
+)
+InvalidSignatureException = _define(
+    "InvalidSignatureException",
+    _S.UNAUTHENTICATED,
+    "The signature does not match, has expired, or was already used.",
+)
 NotImplementedOperation = _define(
     "NotImplementedOperation",
     _S.UNIMPLEMENTED,

@@ -29,12 +29,13 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from labelgate import shapes
+from labelgate.client._credentials import SigningInterceptor, find_credentials
 from labelgate.client._errors import REQUEST_ID_METADATA_KEY, raise_rpc_error
 from labelgate.client._options import ClientOptions
 from labelgate.client._request import build_request
@@ -47,6 +48,7 @@ from labelgate.client._types import (
     Tags,
 )
 from labelgate.client._waiters import WAITERS, wait
+from labelgate.request_signing import Credentials
 from labelgate.v1 import custom_labels_pb2 as pb
 from labelgate.v1 import custom_labels_pb2_grpc as pb_grpc
 
@@ -100,6 +102,9 @@ class Client:
     metadata and TLS (see `ClientOptions`). `metadata` is added to every call, after
     `options.metadata`. `backend` names the backend that creates go to (metadata
     `x-labelgate-backend`); calls on an existing ARN always go to the backend that owns it.
+    `credentials` signs every call with an access key: by default (`"auto"`) the key boto3
+    would use (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else `AWS_PROFILE` in
+    `AWS_SHARED_CREDENTIALS_FILE`); None sends unsigned calls.
 
     Thread-safety: a Client holds one gRPC channel and no other mutable state, so one
     instance may be shared by any number of threads; calls run concurrently over the
@@ -107,7 +112,8 @@ class Client:
     """
 
     def __init__(self, target: str = DEFAULT_TARGET, *, options: ClientOptions | None = None,
-                 metadata: Metadata | None = None, backend: str | None = None) -> None:
+                 metadata: Metadata | None = None, backend: str | None = None,
+                 credentials: Credentials | Literal["auto"] | None = "auto") -> None:
         self._target = target
         self._options = options or ClientOptions()
         pairs: dict[str, str] = {k.lower(): v for k, v in self._options.metadata.items()}
@@ -122,6 +128,12 @@ class Client:
                                                 options=channel_args)
         else:
             self._channel = grpc.insecure_channel(target, options=channel_args)
+        if credentials == "auto":
+            credentials = find_credentials()
+        if credentials is not None:
+            # Every call signed with the access key; the secret never travels.
+            self._channel = grpc.intercept_channel(self._channel,
+                                                   SigningInterceptor(credentials))
         self._stub = pb_grpc.CustomLabelsStub(self._channel)
         self._closed = False
 
