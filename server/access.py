@@ -74,6 +74,8 @@ class _Keys:
         self._cache: dict[str, tuple[float, KeyOwner | None]] = {}
 
     async def get(self, key_id: str) -> KeyOwner | None:
+        if not request_signing.ACCESS_KEY_ID.fullmatch(key_id):
+            return None  # no such key can exist: no query, nothing cached
         now = time.monotonic()
         hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:

@@ -21,7 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from labelgate.errors import error_class
+from labelgate.errors import LabelgateError, error_class
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 #: How far the client's X-Amz-Date may be from our clock (AWS allows 15 minutes).
@@ -60,13 +60,11 @@ def _authorization(value: str) -> tuple[str, list[str], str]:
 
 def credential_key_id(request: SignedRequest) -> str | None:
     """The access key id the request claims (to look its secret up), unverified."""
-    header = request.headers.get("authorization", "")
-    _, _, rest = header.partition(" ")
-    for part in rest.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "Credential":
-            return value.split("/", 1)[0] or None
-    return None
+    try:
+        credential, _, _ = _authorization(request.headers.get("authorization", ""))
+    except LabelgateError:
+        return None  # verify() names what is wrong
+    return credential.split("/", 1)[0] or None
 
 
 def verify(request: SignedRequest, secrets: Mapping[str, str],

@@ -189,3 +189,21 @@ def test_the_cli_signs_with_the_credentials_file(gateway, monkeypatch, capsys):
     assert main(["--endpoint", gateway.address, "create-project", "--project-name", "cli"]) == 0
     assert main(["--endpoint", gateway.address, "describe-projects"]) == 0
     assert '"ProjectArn"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("metadata", "code"), [
+    # A nonce the gateway would have to remember must be the bounded shape it signs.
+    (lambda root: request_signing.sign(root, METHOD, b"", nonce="x" * 4000),
+     "IncompleteSignatureException"),
+    # A made-up key id of any size is unrecognized without a lookup.
+    (lambda root: ((("authorization",
+                     f"{request_signing.ALGORITHM} Credential={'K' * 5000}, Signature=00"),
+                    ("x-lg-date", dt.datetime.now(dt.UTC).strftime(request_signing.DATE_FORMAT)),
+                    ("x-lg-nonce", "0" * 32))),
+     "UnrecognizedClientException"),
+])
+def test_oversized_signature_parts_are_refused(gateway, root, metadata, code):
+    with pytest.raises(grpc.RpcError) as raised:
+        _raw_call(gateway, metadata(root))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _code_of(raised.value) == code

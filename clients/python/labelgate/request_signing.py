@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ NONCE_KEY = "x-lg-nonce"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 #: How far a signing time may be from the gateway's clock, either way.
 MAX_SKEW = dt.timedelta(minutes=5)
+#: IAM's access key id shape (16 to 128 word characters): anything else is refused before a
+#: lookup, so made-up ids cost the gateway neither a query nor cache memory.
+ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9_]{16,128}")
+#: The nonce: 32 hex digits (16 random bytes); bounded, since the gateway remembers them.
+NONCE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ def read_signed_call(metadata: Mapping[str, str]) -> SignedCall | None:
         raise SignatureFormatError(
             f"A signed call needs Credential and Signature in {AUTHORIZATION_KEY}, "
             f"and {DATE_KEY} and {NONCE_KEY}")
+    if not NONCE.fullmatch(nonce):
+        raise SignatureFormatError(f"{NONCE_KEY} must be 32 lower-case hex digits")
     return SignedCall(key_id, value, date, nonce)
 
 
@@ -108,5 +116,6 @@ def signing_time(date: str) -> dt.datetime:
         raise SignatureFormatError(f"{DATE_KEY} must look like 20261206T051522Z") from None
 
 
-__all__ = ["ALGORITHM", "MAX_SKEW", "Credentials", "SignatureFormatError", "SignedCall",
+__all__ = ["ACCESS_KEY_ID", "ALGORITHM", "MAX_SKEW", "NONCE",
+           "Credentials", "SignatureFormatError", "SignedCall",
            "read_signed_call", "sign", "signature", "signing_time"]
