@@ -29,6 +29,7 @@ from labelgate.backends.local.control.datasets import DatasetService
 from labelgate.backends.local.control.pagination import PageTokens
 from labelgate.backends.local.control.tags import TagService
 from labelgate.backends.local.core.arns import ArnFactory
+from labelgate.backends.local.store import statuses
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.tables import Dataset, DatasetEntry, EntryLabel, Project, Tag
 from labelgate.backends.local.validation.manifests import ManifestLimits
@@ -203,7 +204,7 @@ class Env:
         deadline = time.monotonic() + timeout
         while True:
             description = self.describe(arn)
-            if status(description) not in dataset_jobs.IN_PROGRESS:
+            if status(description) not in statuses.IN_PROGRESS:
                 return description
             assert time.monotonic() < deadline, f"{arn} still {status(description)}"
             self.run(asyncio.sleep(0.02))

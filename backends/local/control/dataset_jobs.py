@@ -28,9 +28,7 @@ from labelgate.backends.local.blobs.stores import BlobStore, BlobStoreUnavailabl
 from labelgate.backends.local.core.background import JobInterrupted
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.lookups import TagStore
-from labelgate.backends.local.store.statuses import (  # noqa: F401 (jobs.<STATUS>)
-    BUSY,
-    COMPLETE,
+from labelgate.backends.local.store.statuses import (
     CREATE_COMPLETE,
     CREATE_FAILED,
     CREATE_IN_PROGRESS,

@@ -60,6 +60,7 @@ from labelgate.backends.local.control.dataset_jobs import DatasetJobs
 from labelgate.backends.local.control.pagination import PageTokens, page_size
 from labelgate.backends.local.core.arns import ArnFactory, creation_time
 from labelgate.backends.local.core.background import BackgroundJobs, JobInterrupted
+from labelgate.backends.local.store import statuses
 from labelgate.backends.local.store.db import Database
 from labelgate.backends.local.store.lookups import TagStore, find_project
 from labelgate.backends.local.store.tables import Dataset, DatasetEntry, EntryLabel
@@ -89,11 +90,11 @@ def _find(session: Session, arn: str) -> Dataset:
 
 
 def _require_listable(dataset: Dataset) -> None:
-    if dataset.status in jobs.BUSY:
+    if dataset.status in statuses.BUSY:
         raise ResourceNotReadyException(
             f"The dataset {dataset.arn} is not ready ({dataset.status}); wait until it completes"
         )
-    if dataset.status == jobs.DELETE_IN_PROGRESS:
+    if dataset.status == statuses.DELETE_IN_PROGRESS:
         raise ResourceInUseException(f"The dataset {dataset.arn} is being deleted")
 
 
@@ -171,7 +172,7 @@ class DatasetService:
         def pending(session: Session) -> list[tuple[int, dict[str, Any] | None]]:
             rows = session.execute(
                 select(Dataset.id, Dataset.pending_job)
-                .where(Dataset.status.in_(jobs.IN_PROGRESS))
+                .where(Dataset.status.in_(statuses.IN_PROGRESS))
                 .order_by(Dataset.id)
             )
             return list(rows.tuples())
@@ -224,7 +225,7 @@ class DatasetService:
                         f"The source dataset {source.arn} is not ready ({source.status})"
                     )
             arn = self._arns.dataset(project.name, dataset_type)
-            status = jobs.CREATE_IN_PROGRESS if job else jobs.CREATE_COMPLETE
+            status = statuses.CREATE_IN_PROGRESS if job else statuses.CREATE_COMPLETE
             created = creation_time(arn)
             dataset = Dataset(
                 arn=arn,
@@ -311,9 +312,9 @@ class DatasetService:
 
         def work(session: Session) -> int:
             dataset = _find(session, arn)
-            if dataset.status == jobs.DELETE_IN_PROGRESS:
+            if dataset.status == statuses.DELETE_IN_PROGRESS:
                 return dataset.id
-            if not jobs.claim(session, dataset.id, jobs.DELETE_IN_PROGRESS,
+            if not jobs.claim(session, dataset.id, statuses.DELETE_IN_PROGRESS,
                               {"kind": jobs.DELETE}):
                 raise ResourceInUseException(
                     f"The dataset {arn} cannot be deleted while {dataset.status}"
@@ -448,7 +449,7 @@ class DatasetService:
 
         def work(session: Session) -> int:
             dataset = _find(session, arn)
-            if not jobs.claim(session, dataset.id, jobs.UPDATE_IN_PROGRESS, job):
+            if not jobs.claim(session, dataset.id, statuses.UPDATE_IN_PROGRESS, job):
                 raise ResourceInUseException(
                     f"The dataset {arn} is busy ({dataset.status}); try again when it completes"
                 )
@@ -478,7 +479,7 @@ class DatasetService:
                     "The TRAIN and TEST datasets must belong to the same project"
                 )
             for dataset in (train, test):
-                if dataset.status not in jobs.COMPLETE:
+                if dataset.status not in statuses.COMPLETE:
                     raise ResourceNotReadyException(
                         f"The dataset {dataset.arn} is not ready ({dataset.status})"
                     )
@@ -488,8 +489,8 @@ class DatasetService:
                 )
             job = {"kind": jobs.DISTRIBUTE, "train_id": train.id, "test_id": test.id}
             for dataset in (train, test):
-                if not jobs.claim(session, dataset.id, jobs.UPDATE_IN_PROGRESS, job,
-                                  allowed=jobs.COMPLETE):
+                if not jobs.claim(session, dataset.id, statuses.UPDATE_IN_PROGRESS, job,
+                                  allowed=statuses.COMPLETE):
                     # Someone started work on it since we looked: roll both back.
                     raise ResourceNotReadyException(f"The dataset {dataset.arn} is not ready")
             return train.id
